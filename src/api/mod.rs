@@ -1,0 +1,1 @@
+//! The netbox-secrets REST API served under `/api/plugins/secrets/`.

@@ -1,0 +1,1 @@
+//! Program configuration: TOML file, environment overrides and command-line flags.

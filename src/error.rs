@@ -1,0 +1,1 @@
+//! Top-level program errors and their exit codes.

@@ -1,0 +1,3 @@
+fn main() {
+    println!("netbox-secrets-proxy: under construction");
+}

@@ -1,0 +1,1 @@
+//! The reverse proxy: listener, path ownership, header rewriting and forwarding to NetBox.

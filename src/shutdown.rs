@@ -1,0 +1,1 @@
+//! Graceful shutdown: signal handling and the drain deadline.

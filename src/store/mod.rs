@@ -1,0 +1,1 @@
+//! The encrypted SQLite store: schema migrations and queries, run off the async workers.

@@ -1,0 +1,1 @@
+//! TLS for the public listener and for HTTPS upstreams, with rustls.
