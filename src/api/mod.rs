@@ -1,1 +1,29 @@
-//! The netbox-secrets REST API served under `/api/plugins/secrets/`.
+//! The netbox-secrets REST API served under `/api/plugins/secrets/` (and the older
+//! `/api/secrets/` prefix), with the plugin's paths, fields, status codes and errors.
+
+mod call;
+mod error;
+mod fields;
+mod pagination;
+mod policy;
+mod request;
+mod router;
+mod service;
+mod session;
+mod urls;
+
+mod activation;
+mod filters;
+mod key_pair;
+mod legacy;
+mod render;
+mod root;
+mod secret_roles;
+mod secrets;
+mod session_keys;
+mod user_keys;
+
+pub use error::ApiError;
+pub use pagination::PageSettings;
+pub use policy::{Action, Model, Policy, Scope};
+pub use service::{ApiService, ApiSettings};

@@ -1,0 +1,40 @@
+//! JSON pieces shared by several representations: nested users and tags.
+
+use serde_json::{json, Value};
+
+use super::urls::Urls;
+use crate::store::TagRow;
+
+/// NetBox's nested user: `{"id", "url", "display", "username"}`.
+pub fn nested_user(urls: &Urls, id: i64, username: &str, display: &str) -> Value {
+    json!({
+        "id": id,
+        "url": urls.netbox(&format!("api/users/users/{id}/")),
+        "display": display,
+        "username": username,
+    })
+}
+
+/// NetBox's nested tag list.
+pub fn nested_tags(urls: &Urls, tags: &[TagRow]) -> Value {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|tag| {
+            json!({
+                "id": tag.tag_id,
+                "url": urls.netbox(&format!("api/extras/tags/{}/", tag.tag_id)),
+                "display_url": urls.netbox(&format!("extras/tags/{}/", tag.tag_id)),
+                "display": tag.name,
+                "name": tag.name,
+                "slug": tag.slug,
+                "color": tag.color,
+            })
+        })
+        .collect();
+    Value::Array(tags)
+}
+
+/// Parses a stored custom-field document, falling back to an empty object.
+pub fn custom_fields(stored: &str) -> Value {
+    serde_json::from_str(stored).unwrap_or_else(|_| json!({}))
+}

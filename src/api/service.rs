@@ -1,0 +1,222 @@
+//! The API service: shared state, authentication and dispatch of each request.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::header::{ACCEPT, LOCATION};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::call::Call;
+use super::error::ApiError;
+use super::pagination::PageSettings;
+use super::policy::Policy;
+use super::request::{read_body, Query};
+use super::router::{resolve, Endpoint, Resolved};
+use super::session::VerifiedSecrets;
+use super::urls::Urls;
+use super::{
+    activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys,
+};
+use crate::body::{self, BoxBody};
+use crate::netbox::{check_csrf, Authenticator, CallerAuth, Credentials, ObjectResolver, RequestOrigin};
+use crate::proxy::context::{ApiPrefix, RequestContext};
+use crate::proxy::OwnedHandler;
+use crate::store::Store;
+
+/// Settings of the API that do not belong to one of its parts.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// Smallest RSA modulus accepted for user keys, and the default generated size.
+    pub public_key_size: usize,
+    pub pages: PageSettings,
+    /// Largest request body the API reads.
+    pub body_limit: usize,
+}
+
+/// Everything a handler may use.
+pub struct ApiState {
+    pub store: Store,
+    pub auth: Authenticator,
+    pub objects: ObjectResolver,
+    pub policy: Policy,
+    pub settings: ApiSettings,
+    pub verified: VerifiedSecrets,
+}
+
+/// Serves the API for the proxy.
+#[derive(Clone)]
+pub struct ApiService {
+    state: Arc<ApiState>,
+}
+
+impl ApiService {
+    pub fn new(
+        store: Store,
+        auth: Authenticator,
+        objects: ObjectResolver,
+        policy: Policy,
+        settings: ApiSettings,
+    ) -> ApiService {
+        let state = ApiState {
+            store,
+            auth,
+            objects,
+            policy,
+            settings,
+            verified: VerifiedSecrets::default(),
+        };
+        ApiService {
+            state: Arc::new(state),
+        }
+    }
+
+    /// Serves one request; every failure becomes its plugin-compatible response.
+    pub async fn serve(&self, request: Request<Incoming>, context: RequestContext) -> Response<BoxBody> {
+        let indent = requested_indent(request.headers());
+        match self.serve_request(request, context).await {
+            Ok(response) => response,
+            Err(err) => err.into_response(indent),
+        }
+    }
+
+    async fn serve_request(
+        &self,
+        request: Request<Incoming>,
+        context: RequestContext,
+    ) -> Result<Response<BoxBody>, ApiError> {
+        let prefix = context.route.prefix;
+        let endpoint = match resolve(prefix, &context.route.rest, request.method())? {
+            Resolved::Endpoint(endpoint) => endpoint,
+            Resolved::AddSlash => return Ok(redirect_with_slash(&request)),
+        };
+
+        let origin = RequestOrigin {
+            client_ip: context.client_ip,
+            scheme: context.origin.scheme.clone(),
+            host: context.origin.host.clone(),
+        };
+        let credentials = Credentials::from_headers(request.headers());
+        let caller = self.state.auth.authenticate(&credentials, &origin).await?;
+
+        if caller.auth == CallerAuth::Session && !is_safe(request.method()) {
+            check_csrf(request.headers(), credentials.csrf_cookie.as_ref(), &origin)
+                .map_err(|detail| ApiError::Detail(StatusCode::FORBIDDEN, detail))?;
+        }
+
+        let (parts, incoming) = request.into_parts();
+        let body = read_body(incoming, self.state.settings.body_limit).await?;
+        let urls = Urls::new(&origin.scheme, &origin.host, &context.base_path);
+        let path = public_path(&urls, prefix, &context.route.rest);
+
+        let call = Call {
+            state: self.state.clone(),
+            caller,
+            indent: requested_indent(&parts.headers),
+            query: Query::parse(parts.uri.query()),
+            method: parts.method,
+            headers: parts.headers,
+            body,
+            urls,
+            path,
+        };
+        dispatch(&call, endpoint).await
+    }
+}
+
+impl OwnedHandler for ApiService {
+    fn handle(
+        &self,
+        request: Request<Incoming>,
+        context: RequestContext,
+    ) -> Pin<Box<dyn Future<Output = Response<BoxBody>> + Send + '_>> {
+        Box::pin(self.serve(request, context))
+    }
+
+    fn ready(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
+        Box::pin(async move { self.state.store.read(|connection| {
+            connection
+                .query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(Into::into)
+        }).await.is_ok() })
+    }
+}
+
+async fn dispatch(call: &Call, endpoint: Endpoint) -> Result<Response<BoxBody>, ApiError> {
+    match endpoint {
+        Endpoint::Root => root::handle(call).await,
+        Endpoint::GenerateKeyPair => key_pair::handle(call).await,
+        Endpoint::UserKeys => user_keys::handle_list(call).await,
+        Endpoint::UserKey(id) => user_keys::handle_detail(call, id).await,
+        Endpoint::ActivateUserKeys => activation::handle(call).await,
+        Endpoint::SessionKey => session_keys::handle(call).await,
+        Endpoint::LegacySessionKeys => legacy::handle_session_keys(call).await,
+        Endpoint::LegacySessionKey(id) => legacy::handle_session_key(call, id).await,
+        Endpoint::LegacyGetSessionKey => legacy::handle_get_session_key(call).await,
+        Endpoint::LegacyActivateUserKey => legacy::handle_activate_user_key(call).await,
+        Endpoint::SecretRoles => secret_roles::handle_list(call).await,
+        Endpoint::SecretRole(id) => secret_roles::handle_detail(call, id).await,
+        Endpoint::Secrets => secrets::handle_list(call).await,
+        Endpoint::Secret(id) => secrets::handle_detail(call, id).await,
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// Public path of the request, base path included, used for page links.
+fn public_path(urls: &Urls, prefix: ApiPrefix, rest: &str) -> String {
+    let prefix = match prefix {
+        ApiPrefix::Plugin => "api/plugins/secrets/",
+        ApiPrefix::Legacy => "api/secrets/",
+    };
+    format!("{}{prefix}{rest}", urls.base_path())
+}
+
+/// Reads `indent=N` from `Accept: application/json; indent=N`, as DRF's JSON renderer does.
+fn requested_indent(headers: &http::HeaderMap) -> Option<usize> {
+    let accept = headers.get(ACCEPT)?.to_str().ok()?;
+    accept
+        .split(',')
+        .filter(|item| item.trim_start().starts_with("application/json"))
+        .flat_map(|item| item.split(';').skip(1))
+        .filter_map(|param| param.trim().strip_prefix("indent="))
+        .find_map(|value| value.trim().parse::<usize>().ok())
+        .map(|indent| indent.min(8))
+}
+
+fn redirect_with_slash(request: &Request<Incoming>) -> Response<BoxBody> {
+    let path = request.uri().path();
+    let location = match request.uri().query() {
+        Some(query) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    };
+
+    let mut response = Response::new(body::empty());
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(value) = http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn indent_of(accept: &str) -> Option<usize> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(ACCEPT, accept.parse().unwrap());
+        requested_indent(&headers)
+    }
+
+    #[test]
+    fn indent_is_read_from_accept() {
+        assert_eq!(indent_of("application/json; indent=4"), Some(4));
+        assert_eq!(indent_of("application/json; indent=2; version=4.7"), Some(2));
+        assert_eq!(indent_of("application/json"), None);
+        assert_eq!(indent_of("text/html; indent=4"), None);
+    }
+}
