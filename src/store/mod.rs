@@ -9,6 +9,7 @@ mod columns;
 mod error;
 pub mod import;
 pub mod migrations;
+mod plugin_export;
 pub mod secret_roles;
 pub mod secrets;
 pub mod session_keys;
