@@ -100,7 +100,7 @@ impl UserPrivateKey {
     ///
     /// LF and CRLF line endings, surrounding whitespace and a missing final newline are
     /// accepted. Passphrase-protected PEM, OpenSSH private keys and public keys get their own
-    /// errors, so the message can say what to change.
+    /// errors, so the message tells the user what to change.
     pub fn parse(text: &str) -> Result<Self, PrivateKeyError> {
         let text = text.trim();
         if text.starts_with("ssh-") {
