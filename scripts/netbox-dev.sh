@@ -6,7 +6,7 @@
 #   ${NBSP_NETBOX_HOME:-$HOME/.cache/netbox-secrets-proxy/netbox-4.7.3}
 # Only loopback addresses are used: gunicorn on 127.0.0.1:${NBSP_NETBOX_PORT:-8001}, a private
 # redis-server on 127.0.0.1:${NBSP_REDIS_PORT:-6389} and the Debian PostgreSQL cluster on
-# 127.0.0.1:5432.
+# 127.0.0.1:5432 (its cluster "main", of the version NBSP_PG_VERSION names if set).
 set -euo pipefail
 
 NETBOX_VERSION=4.7.3
@@ -14,7 +14,6 @@ STATE=${NBSP_NETBOX_HOME:-$HOME/.cache/netbox-secrets-proxy/netbox-$NETBOX_VERSI
 NETBOX_PORT=${NBSP_NETBOX_PORT:-8001}
 REDIS_PORT=${NBSP_REDIS_PORT:-6389}
 PROXY_LISTEN=${NBSP_PROXY_LISTEN:-127.0.0.1:8080}
-PG_CLUSTER_VERSION=${NBSP_PG_VERSION:-15}
 DB_NAME=${NBSP_DB_NAME:-netbox_nbsp}
 DB_USER=${NBSP_DB_USER:-netbox_nbsp}
 
@@ -143,21 +142,34 @@ ensure_secret_file() {
     fi
 }
 
+# Picks the Debian cluster "main" of the installed PostgreSQL, creating it when apt did not.
+postgres_cluster_version() {
+    local version
+    version=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" { print $1; exit }')
+    if [[ -z $version ]]; then
+        version=$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1)
+        [[ -n $version ]] || die "no PostgreSQL server found under /usr/lib/postgresql; run '$0 install'"
+        log "creating PostgreSQL cluster $version/main"
+        as_root pg_createcluster "$version" main >/dev/null
+    fi
+    echo "$version"
+}
+
 start_postgres() {
-    if pg_lsclusters -h 2>/dev/null | awk -v v="$PG_CLUSTER_VERSION" '$1 == v && $2 == "main" && $4 == "online"' | grep -q .; then
-        log "PostgreSQL $PG_CLUSTER_VERSION/main already running"
-    elif command -v pg_ctlcluster >/dev/null; then
-        log "starting PostgreSQL $PG_CLUSTER_VERSION/main"
-        as_root pg_ctlcluster "$PG_CLUSTER_VERSION" main start
+    local version
+    version=${NBSP_PG_VERSION:-$(postgres_cluster_version)}
+    if pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" && $4 == "online"' | grep -q .; then
+        log "PostgreSQL $version/main already running"
     else
-        as_root service postgresql start
+        log "starting PostgreSQL $version/main"
+        as_root pg_ctlcluster "$version" main start
     fi
     local i
     for i in $(seq 1 30); do
         if as_postgres psql -qAtc 'select 1' >/dev/null 2>&1; then return; fi
         sleep 1
     done
-    die "PostgreSQL did not accept connections"
+    die "PostgreSQL $version/main did not accept connections"
 }
 
 ensure_database() {
@@ -430,4 +442,5 @@ main() {
     esac
 }
 
-main "$@"
+# exit on the same line: bash then never reads past it, so editing this file while it runs is safe.
+main "$@"; exit $?

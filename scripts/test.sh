@@ -54,67 +54,72 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "netbox-dev.sh install"
-"$NETBOX_DEV" install
-TEST_PYTHON=$("$NETBOX_DEV" test-python)
+main() {
+    step "netbox-dev.sh install"
+    "$NETBOX_DEV" install
+    TEST_PYTHON=$("$NETBOX_DEV" test-python)
 
-if [[ $RUN_RUST -eq 1 ]]; then
-    step "cargo fmt --check"
-    cargo fmt --all --check
+    if [[ $RUN_RUST -eq 1 ]]; then
+        step "cargo fmt --check"
+        cargo fmt --all --check
 
-    step "cargo clippy --all-targets -- -D warnings"
-    cargo clippy --all-targets -- -D warnings
+        step "cargo clippy --all-targets -- -D warnings"
+        cargo clippy --all-targets -- -D warnings
 
-    step "cargo test --all-targets"
-    NBSP_PYTHON=$TEST_PYTHON cargo test --all-targets
-fi
-
-if [[ $RUN_E2E -eq 1 ]]; then
-    step "netbox-dev.sh up"
-    "$NETBOX_DEV" up
-    NETBOX_URL=http://127.0.0.1:${NBSP_NETBOX_PORT:-8001}
-    SEED=$("$NETBOX_DEV" seed-json)
-
-    step "cargo build --release"
-    cargo build --release
-
-    step "starting the proxy"
-    WORK_DIR=$(mktemp -d -t nbsp-e2e.XXXXXX)
-    PORT=$(free_port "$TEST_PYTHON")
-    PROXY_URL=http://127.0.0.1:$PORT
-    mapfile -t ARGS < <(proxy_args "$NETBOX_URL" "127.0.0.1:$PORT" "$WORK_DIR/data")
-    mkdir -p "$WORK_DIR/data"
-    echo "$PROXY_BIN ${ARGS[*]}" >&2
-    RUST_LOG=${RUST_LOG:-info} "$PROXY_BIN" "${ARGS[@]}" >"$WORK_DIR/proxy.log" 2>&1 &
-    PROXY_PID=$!
-
-    ready=0
-    for _ in $(seq 1 100); do
-        if ! kill -0 "$PROXY_PID" 2>/dev/null; then
-            break
-        fi
-        code=$(curl -s -o /dev/null -w '%{http_code}' "$PROXY_URL/login/" || true)
-        if [[ $code != 000 ]]; then
-            ready=1
-            break
-        fi
-        sleep 0.2
-    done
-    if [[ $ready -ne 1 ]]; then
-        echo "the proxy did not start; its log:" >&2
-        cat "$WORK_DIR/proxy.log" >&2
-        exit 1
+        step "cargo test --all-targets"
+        NBSP_PYTHON=$TEST_PYTHON cargo test --all-targets
     fi
 
-    step "pytest tests/e2e"
-    status=0
-    NBSP_PROXY_URL=$PROXY_URL NBSP_NETBOX_URL=$NETBOX_URL NBSP_SEED=$SEED \
-        "$TEST_PYTHON" -m pytest -v -p no:cacheprovider tests/e2e || status=$?
-    if [[ $status -ne 0 ]]; then
-        echo "pytest failed ($status); last lines of the proxy log:" >&2
-        tail -n 50 "$WORK_DIR/proxy.log" >&2
-        exit "$status"
-    fi
-fi
+    if [[ $RUN_E2E -eq 1 ]]; then
+        step "netbox-dev.sh up"
+        "$NETBOX_DEV" up
+        NETBOX_URL=http://127.0.0.1:${NBSP_NETBOX_PORT:-8001}
+        SEED=$("$NETBOX_DEV" seed-json)
 
-echo "all tests passed" >&2
+        step "cargo build --release"
+        cargo build --release
+
+        step "starting the proxy"
+        WORK_DIR=$(mktemp -d -t nbsp-e2e.XXXXXX)
+        PORT=$(free_port "$TEST_PYTHON")
+        PROXY_URL=http://127.0.0.1:$PORT
+        mapfile -t ARGS < <(proxy_args "$NETBOX_URL" "127.0.0.1:$PORT" "$WORK_DIR/data")
+        mkdir -p "$WORK_DIR/data"
+        echo "$PROXY_BIN ${ARGS[*]}" >&2
+        RUST_LOG=${RUST_LOG:-info} "$PROXY_BIN" "${ARGS[@]}" >"$WORK_DIR/proxy.log" 2>&1 &
+        PROXY_PID=$!
+
+        ready=0
+        for _ in $(seq 1 100); do
+            if ! kill -0 "$PROXY_PID" 2>/dev/null; then
+                break
+            fi
+            code=$(curl -s -o /dev/null -w '%{http_code}' "$PROXY_URL/login/" || true)
+            if [[ $code != 000 ]]; then
+                ready=1
+                break
+            fi
+            sleep 0.2
+        done
+        if [[ $ready -ne 1 ]]; then
+            echo "the proxy did not start; its log:" >&2
+            cat "$WORK_DIR/proxy.log" >&2
+            exit 1
+        fi
+
+        step "pytest tests/e2e"
+        status=0
+        NBSP_PROXY_URL=$PROXY_URL NBSP_NETBOX_URL=$NETBOX_URL NBSP_SEED=$SEED \
+            "$TEST_PYTHON" -m pytest -v -p no:cacheprovider tests/e2e || status=$?
+        if [[ $status -ne 0 ]]; then
+            echo "pytest failed ($status); last lines of the proxy log:" >&2
+            tail -n 50 "$WORK_DIR/proxy.log" >&2
+            exit "$status"
+        fi
+    fi
+
+    echo "all tests passed" >&2
+}
+
+# exit on the same line: bash then never reads past it, so editing this file while it runs is safe.
+main; exit $?
