@@ -24,6 +24,7 @@ NETBOX_ROOT=$STATE/root
 NETBOX_URL=http://127.0.0.1:$NETBOX_PORT
 SEED_JSON=$STATE/seed.json
 MIGRATED_MARKER=$STATE/migrated-$NETBOX_VERSION
+CONFIG_CHANGED=0
 
 APT_PACKAGES=(postgresql redis-server libpq-dev gcc curl jq)
 
@@ -249,11 +250,16 @@ SECRET_KEY = '$(cat "$STATE/secret_key")'
 API_TOKEN_PEPPERS = {1: '$(cat "$STATE/pepper")'}
 
 DEBUG = False
-LOGIN_REQUIRED = True
+# LOGIN_REQUIRED keeps its default, True: NetBox 4.7 deprecates setting it and warns when it is set.
 TIME_ZONE = 'UTC'
 EOF
     )
-    mv "$conf.new" "$conf"
+    if cmp -s "$conf.new" "$conf"; then
+        rm -f "$conf.new"
+    else
+        mv "$conf.new" "$conf"
+        CONFIG_CHANGED=1
+    fi
 }
 
 netbox_cmd() {
@@ -283,7 +289,13 @@ seed() {
 start_gunicorn() {
     local pidfile=$STATE/gunicorn.pid
     if pid_alive "$pidfile"; then
-        log "gunicorn already running (pid $(cat "$pidfile"))"
+        if [[ $CONFIG_CHANGED -eq 1 ]]; then
+            log "configuration changed: reloading gunicorn (pid $(cat "$pidfile"))"
+            kill -HUP "$(cat "$pidfile")"
+            sleep 2
+        else
+            log "gunicorn already running (pid $(cat "$pidfile"))"
+        fi
         return
     fi
     log "starting gunicorn on 127.0.0.1:$NETBOX_PORT"
