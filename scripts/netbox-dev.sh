@@ -212,7 +212,7 @@ start_redis() {
         if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then return; fi
         sleep 0.1
     done
-    die "redis-server did not answer on 127.0.0.1:$REDIS_PORT (see $STATE/redis.log)"
+    die "redis-server did not respond to PING on 127.0.0.1:$REDIS_PORT (see $STATE/redis.log)"
 }
 
 write_configuration() {
@@ -316,7 +316,7 @@ wait_for_netbox() {
         sleep 1
     done
     tail -n 30 "$STATE/gunicorn.log" >&2 || true
-    die "NetBox did not answer $NETBOX_URL/login/ within 120 s"
+    die "NetBox did not respond on $NETBOX_URL/login/ within 120 s (see $STATE/gunicorn.log)"
 }
 
 cmd_up() {

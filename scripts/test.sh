@@ -28,9 +28,13 @@ esac
 step() { printf '\n=== %s\n' "$*" >&2; }
 
 # The proxy's command line. Kept in one place because its flags may still change.
+# tests/e2e/proxy.toml contains the policy the end-to-end tests expect (group grants).
 proxy_args() {
     local upstream=$1 listen=$2 data_dir=$3
     printf '%s\n' --upstream "$upstream" --listen "$listen" --data-dir "$data_dir"
+    if [[ -f $REPO_ROOT/tests/e2e/proxy.toml ]]; then
+        printf '%s\n' --config "$REPO_ROOT/tests/e2e/proxy.toml"
+    fi
 }
 
 free_port() {
