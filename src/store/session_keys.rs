@@ -65,11 +65,34 @@ pub fn delete_by_userkey(conn: &Connection, userkey_id: i64) -> Result<bool, Sto
     Ok(deleted > 0)
 }
 
+/// Replaces the stored hash of a session key, keeping its cipher. Used to swap an imported
+/// Django hash for the fast form once it has verified.
+pub fn set_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), StoreError> {
+    match conn.execute("UPDATE session_keys SET hash = ?2 WHERE id = ?1", params![id, hash])? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::testing;
     use crate::store::user_keys::{self, tests::new_key};
+
+    #[test]
+    fn set_hash_keeps_the_cipher() {
+        let (_dir, conn) = testing::connection();
+        let key = user_keys::insert(&conn, &new_key(1, "alice")).unwrap();
+        let row = replace(&conn, key.id, &[7; 32], "old").unwrap();
+
+        set_hash(&conn, row.id, "new").unwrap();
+        let stored = get_by_userkey(&conn, key.id).unwrap().unwrap();
+
+        assert_eq!(stored.hash, "new");
+        assert_eq!(stored.cipher, vec![7; 32]);
+        assert!(matches!(set_hash(&conn, row.id + 1, "x"), Err(StoreError::NotFound)));
+    }
 
     #[test]
     fn replace_swaps_the_row() {
