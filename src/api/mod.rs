@@ -21,6 +21,7 @@ mod root;
 mod secret_roles;
 mod secrets;
 mod session_keys;
+mod tags;
 mod user_keys;
 
 pub use error::ApiError;

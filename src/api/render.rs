@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::urls::Urls;
-use crate::store::TagRow;
+use crate::store::tags::TagRow;
 
 /// NetBox's nested user: `{"id", "url", "display", "username"}`.
 pub fn nested_user(urls: &Urls, id: i64, username: &str, display: &str) -> Value {
@@ -21,9 +21,9 @@ pub fn nested_tags(urls: &Urls, tags: &[TagRow]) -> Value {
         .iter()
         .map(|tag| {
             json!({
-                "id": tag.tag_id,
-                "url": urls.netbox(&format!("api/extras/tags/{}/", tag.tag_id)),
-                "display_url": urls.netbox(&format!("extras/tags/{}/", tag.tag_id)),
+                "id": tag.id,
+                "url": urls.netbox(&format!("api/extras/tags/{}/", tag.id)),
+                "display_url": urls.netbox(&format!("extras/tags/{}/", tag.id)),
                 "display": tag.name,
                 "name": tag.name,
                 "slug": tag.slug,

@@ -20,7 +20,9 @@ use super::{
     activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys,
 };
 use crate::body::{self, BoxBody};
-use crate::netbox::{check_csrf, Authenticator, CallerAuth, Credentials, ObjectResolver, RequestOrigin};
+use crate::netbox::{
+    check_csrf, Authenticator, CallerAuth, Credentials, NetBoxClient, ObjectResolver, RequestOrigin,
+};
 use crate::proxy::context::{ApiPrefix, RequestContext};
 use crate::proxy::OwnedHandler;
 use crate::store::Store;
@@ -33,11 +35,14 @@ pub struct ApiSettings {
     pub pages: PageSettings,
     /// Largest request body the API reads.
     pub body_limit: usize,
+    /// NetBox's API root path, `<BASE_PATH>api/`.
+    pub api_root: String,
 }
 
 /// Everything a handler may use.
 pub struct ApiState {
     pub store: Store,
+    pub netbox: NetBoxClient,
     pub auth: Authenticator,
     pub objects: ObjectResolver,
     pub policy: Policy,
@@ -54,6 +59,7 @@ pub struct ApiService {
 impl ApiService {
     pub fn new(
         store: Store,
+        netbox: NetBoxClient,
         auth: Authenticator,
         objects: ObjectResolver,
         policy: Policy,
@@ -61,6 +67,7 @@ impl ApiService {
     ) -> ApiService {
         let state = ApiState {
             store,
+            netbox,
             auth,
             objects,
             policy,

@@ -14,7 +14,7 @@ use crate::crypto::{
     MasterKey, SessionKey,
 };
 use crate::netbox::cookie_pairs;
-use crate::store::{self, SecretRow};
+use crate::store::{self, secrets::SecretRow};
 
 /// Cookie the plugin sets for browser sessions.
 pub const SESSION_KEY_COOKIE: &str = "netbox_secrets_sessionid";

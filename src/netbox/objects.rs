@@ -27,13 +27,20 @@ pub enum ObjectTypeError {
 
 type ObjectKey = ([u8; 32], String, i64);
 
+/// What NetBox's `/api/core/object-types/` says about one type.
+#[derive(Clone, Debug)]
+struct ObjectTypeInfo {
+    id: i64,
+    endpoint: String,
+}
+
 /// Looks up assigned objects in NetBox and caches what each caller may see.
 pub struct ObjectResolver {
     client: NetBoxClient,
     api_root: String,
     allowed_types: Vec<String>,
     ttl: Duration,
-    endpoints: Mutex<HashMap<String, String>>,
+    types: Mutex<HashMap<String, ObjectTypeInfo>>,
     briefs: Mutex<HashMap<ObjectKey, (Option<Value>, Instant)>>,
 }
 
@@ -51,7 +58,7 @@ impl ObjectResolver {
             api_root,
             allowed_types,
             ttl,
-            endpoints: Mutex::new(HashMap::new()),
+            types: Mutex::new(HashMap::new()),
             briefs: Mutex::new(HashMap::new()),
         }
     }
@@ -81,7 +88,7 @@ impl ObjectResolver {
             return Ok(found);
         }
 
-        let endpoint = self.endpoint_for(caller, object_type).await?;
+        let endpoint = self.type_info(caller, object_type).await?.endpoint;
         for chunk in missing.chunks(IDS_PER_REQUEST) {
             let fetched = self.fetch_briefs(caller, &endpoint, chunk).await?;
             self.remember(&scope, object_type, chunk, &fetched);
@@ -102,17 +109,23 @@ impl ObjectResolver {
         Ok(found.remove(&id))
     }
 
-    /// Returns the API path of an object type, from `/api/core/object-types/`.
-    async fn endpoint_for(
+    /// Returns NetBox's object-type id (the content type primary key) of a configured type.
+    pub async fn type_id(&self, caller: &Caller, object_type: &str) -> Result<i64, ObjectTypeError> {
+        Ok(self.type_info(caller, object_type).await?.id)
+    }
+
+    /// Returns what `/api/core/object-types/` says about a configured type, cached for the
+    /// life of the process because types change only with NetBox upgrades.
+    async fn type_info(
         &self,
         caller: &Caller,
         object_type: &str,
-    ) -> Result<String, ObjectTypeError> {
+    ) -> Result<ObjectTypeInfo, ObjectTypeError> {
         if !self.is_allowed(object_type) {
             return Err(ObjectTypeError::NotAllowed(object_type.to_string()));
         }
-        if let Some(endpoint) = lock(&self.endpoints).get(object_type) {
-            return Ok(endpoint.clone());
+        if let Some(info) = lock(&self.types).get(object_type) {
+            return Ok(info.clone());
         }
 
         let (app_label, model) = object_type
@@ -128,14 +141,14 @@ impl ObjectResolver {
             .client
             .get(&path, caller.credential(), &caller.origin)
             .await?;
-        let endpoint = reply
+        let info = reply
             .json()
             .ok()
-            .and_then(|body| first_endpoint(&body))
+            .and_then(|body| first_type(&body))
             .ok_or_else(|| ObjectTypeError::Unknown(object_type.to_string()))?;
 
-        lock(&self.endpoints).insert(object_type.to_string(), endpoint.clone());
-        Ok(endpoint)
+        lock(&self.types).insert(object_type.to_string(), info.clone());
+        Ok(info)
     }
 
     async fn fetch_briefs(
@@ -149,7 +162,7 @@ impl ObjectResolver {
 
         let reply = self
             .client
-            .get(&path, credential_of(caller), &caller.origin)
+            .get(&path, caller.credential(), &caller.origin)
             .await?;
         if !reply.status.is_success() {
             // A caller without view permission on the model sees none of its objects.
@@ -215,10 +228,6 @@ impl ObjectResolver {
     }
 }
 
-fn credential_of(caller: &Caller) -> CallCredential<'_> {
-    caller.credential()
-}
-
 /// Scopes cached objects to one credential, because visibility differs between users.
 fn credential_scope(caller: &Caller) -> [u8; 32] {
     let mut hasher = Sha256::new();
@@ -235,13 +244,12 @@ fn credential_scope(caller: &Caller) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn first_endpoint(body: &Value) -> Option<String> {
-    body.get("results")?
-        .as_array()?
-        .first()?
-        .get("rest_api_endpoint")?
-        .as_str()
-        .map(str::to_string)
+fn first_type(body: &Value) -> Option<ObjectTypeInfo> {
+    let first = body.get("results")?.as_array()?.first()?;
+    Some(ObjectTypeInfo {
+        id: first.get("id")?.as_i64()?,
+        endpoint: first.get("rest_api_endpoint")?.as_str()?.to_string(),
+    })
 }
 
 fn encode(value: &str) -> String {
