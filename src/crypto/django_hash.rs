@@ -21,7 +21,7 @@ pub(crate) const SALT_CHARS: usize = 22;
 /// Highest iteration count that verification runs.
 ///
 /// Django 6.0 defaults to 1,200,000 iterations. The limit keeps a corrupted or hostile hash
-/// string from holding a worker thread for minutes.
+/// string with billions of iterations from holding a worker thread for hours.
 const MAX_VERIFY_ITERATIONS: u32 = 20_000_000;
 
 /// Hash functions that Django's PBKDF2 hashers use, named by their algorithm tag.

@@ -100,7 +100,7 @@ impl UserPrivateKey {
     ///
     /// LF and CRLF line endings, surrounding whitespace and a missing final newline are
     /// accepted. Passphrase-protected PEM, OpenSSH private keys and public keys get their own
-    /// errors, so the message can say what to change.
+    /// errors, so the message tells the user what to change.
     pub fn parse(text: &str) -> Result<Self, PrivateKeyError> {
         let text = text.trim();
         if text.starts_with("ssh-") {
@@ -247,4 +247,331 @@ fn parse_pkcs8_private(text: &str, label: &str) -> Result<UserPrivateKey, Privat
 
 fn invalid_private(message: &str) -> PrivateKeyError {
     PrivateKeyError::Invalid(message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    const FORMATS: &str = include_str!("../../tests/fixtures/vectors/formats.json");
+    const PLUGIN_ROWS: &str = include_str!("../../tests/fixtures/vectors/plugin-3.1.2-rows.json");
+    const VECTOR_PKCS8: &str = include_str!("../../tests/fixtures/keys/vector-pkcs8.pem");
+    const VECTOR_RSA_PUBLIC: &str = include_str!("../../tests/fixtures/keys/vector-rsa-public.pem");
+    const VECTOR_SSH_RSA: &str = include_str!("../../tests/fixtures/keys/vector-ssh-rsa.pub");
+    const ENCRYPTED_PKCS1: &str = include_str!("../../tests/fixtures/keys/encrypted-pkcs1.pem");
+    const ENCRYPTED_PKCS8: &str = include_str!("../../tests/fixtures/keys/encrypted-pkcs8.pem");
+    const OPENSSH_PRIVATE: &str = include_str!("../../tests/fixtures/keys/openssh-private.pem");
+    const RSA8192_PUBLIC: &str = include_str!("../../tests/fixtures/keys/rsa8192-public.pem");
+
+    fn formats() -> Value {
+        serde_json::from_str(FORMATS).unwrap()
+    }
+
+    fn field<'a>(value: &'a Value, key: &str) -> &'a str {
+        value[key].as_str().expect("field is a string")
+    }
+
+    fn vector_private_pem() -> String {
+        field(&formats(), "rsa_private_key_pkcs1_pem").to_owned()
+    }
+
+    fn vector_public() -> UserPublicKey {
+        UserPublicKey::parse(field(&formats(), "rsa_public_key_spki_pem")).unwrap()
+    }
+
+    #[test]
+    fn formats_master_key_cipher_decrypts() {
+        let formats = formats();
+        let private_key = UserPrivateKey::parse(field(&formats, "rsa_private_key_pkcs1_pem"));
+        let cipher = hex::decode(field(&formats, "master_key_cipher_hex")).unwrap();
+
+        let master_key = private_key.unwrap().decrypt_master_key(&cipher).unwrap();
+        assert_eq!(
+            hex::encode(master_key.as_bytes()),
+            field(&formats, "master_key_hex")
+        );
+    }
+
+    #[test]
+    fn plugin_master_key_cipher_decrypts() {
+        let rows: Value = serde_json::from_str(PLUGIN_ROWS).unwrap();
+        let private_key = UserPrivateKey::parse(field(&rows, "rsa_private_key_pem")).unwrap();
+        let public_key = UserPublicKey::parse(field(&rows, "user_key_public_key")).unwrap();
+        let cipher = hex::decode(field(&rows, "master_key_cipher_hex")).unwrap();
+
+        assert_eq!(private_key.public_key(), public_key);
+        assert!(private_key.decrypt_master_key(&cipher).is_ok());
+    }
+
+    #[test]
+    fn oaep_round_trip_and_length() {
+        let private_key = UserPrivateKey::parse(&vector_private_pem()).unwrap();
+        let master_key = MasterKey::generate();
+
+        let cipher = vector_public().encrypt_master_key(&master_key).unwrap();
+        assert_eq!(cipher.len(), 256);
+
+        let decrypted = private_key.decrypt_master_key(&cipher).unwrap();
+        assert_eq!(decrypted.as_bytes(), master_key.as_bytes());
+    }
+
+    #[test]
+    fn tampered_cipher_fails() {
+        let formats = formats();
+        let private_key = UserPrivateKey::parse(&vector_private_pem()).unwrap();
+        let mut cipher = hex::decode(field(&formats, "master_key_cipher_hex")).unwrap();
+        cipher[100] ^= 1;
+
+        assert!(matches!(
+            private_key.decrypt_master_key(&cipher),
+            Err(CryptoError::MasterKeyDecryption)
+        ));
+        assert!(private_key.decrypt_master_key(&cipher[..255]).is_err());
+    }
+
+    #[test]
+    fn private_key_encodings_parse() {
+        let pkcs1 = vector_private_pem();
+        let crlf = pkcs1.replace('\n', "\r\n");
+        let texts = [
+            pkcs1.clone(),
+            format!("{pkcs1}\n"),
+            format!("{crlf}\r\n"),
+            crlf,
+            VECTOR_PKCS8.to_owned(),
+            VECTOR_PKCS8.trim_end().replace('\n', "\r\n"),
+        ];
+
+        for text in texts {
+            let private_key = UserPrivateKey::parse(&text).unwrap();
+            assert_eq!(
+                private_key.public_key(),
+                vector_public(),
+                "{:?}",
+                &text[..40]
+            );
+            assert_eq!(private_key.bits(), 2048);
+        }
+    }
+
+    #[test]
+    fn encrypted_private_keys_rejected() {
+        for text in [ENCRYPTED_PKCS1, ENCRYPTED_PKCS8] {
+            let error = UserPrivateKey::parse(text).unwrap_err();
+            assert_eq!(error, PrivateKeyError::Encrypted);
+            assert!(error.to_string().contains("passphrase"));
+        }
+    }
+
+    #[test]
+    fn openssh_private_key_rejected() {
+        let error = UserPrivateKey::parse(OPENSSH_PRIVATE).unwrap_err();
+
+        assert_eq!(error, PrivateKeyError::OpenSsh);
+        assert!(error.to_string().contains("OPENSSH PRIVATE KEY"));
+    }
+
+    #[test]
+    fn public_key_as_private_rejected() {
+        let formats = formats();
+        let texts = [
+            field(&formats, "rsa_public_key_spki_pem"),
+            VECTOR_RSA_PUBLIC,
+            VECTOR_SSH_RSA,
+        ];
+
+        for text in texts {
+            assert_eq!(
+                UserPrivateKey::parse(text).unwrap_err(),
+                PrivateKeyError::Public
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_private_key_invalid() {
+        let texts = [
+            "",
+            "not a key",
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+        ];
+
+        for text in texts {
+            assert!(
+                matches!(
+                    UserPrivateKey::parse(text),
+                    Err(PrivateKeyError::Invalid(_))
+                ),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_key_encodings_share_modulus() {
+        let expected = vector_public();
+        let texts = [
+            VECTOR_RSA_PUBLIC,
+            VECTOR_SSH_RSA,
+            &format!("  {VECTOR_SSH_RSA}\r\n"),
+        ];
+
+        for text in texts {
+            assert_eq!(UserPublicKey::parse(text).unwrap(), expected, "{text:?}");
+        }
+        assert_eq!(expected.bits(), 2048);
+    }
+
+    #[test]
+    fn ssh_rsa_without_comment_parses() {
+        let without_comment = VECTOR_SSH_RSA.rsplit_once(' ').unwrap().0;
+        assert_eq!(
+            UserPublicKey::parse(without_comment).unwrap(),
+            vector_public()
+        );
+    }
+
+    #[test]
+    fn built_ssh_rsa_wire_format_parses() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine;
+
+        let public_key = vector_public();
+        let mut modulus = public_key.as_rsa().n().to_bytes_be();
+        modulus.insert(0, 0);
+
+        let mut blob = Vec::new();
+        for part in [&b"ssh-rsa"[..], &[1, 0, 1], &modulus] {
+            blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            blob.extend_from_slice(part);
+        }
+        let line = format!("ssh-rsa {} built", STANDARD.encode(blob));
+
+        assert_eq!(UserPublicKey::parse(&line).unwrap(), public_key);
+    }
+
+    #[test]
+    fn private_key_as_public_rejected() {
+        let texts = [
+            vector_private_pem(),
+            VECTOR_PKCS8.to_owned(),
+            ENCRYPTED_PKCS8.to_owned(),
+            OPENSSH_PRIVATE.to_owned(),
+        ];
+
+        for text in texts {
+            let error = UserPublicKey::parse(&text).unwrap_err();
+            assert_eq!(error, PublicKeyError::PrivateKey);
+            assert!(error.to_string().contains("PUBLIC key"));
+        }
+    }
+
+    #[test]
+    fn unsupported_public_keys_rejected() {
+        let certificate = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+        let cases = [
+            ("", PublicKeyError::Empty),
+            ("   \n", PublicKeyError::Empty),
+            ("hello", PublicKeyError::UnrecognizedFormat),
+            (
+                certificate,
+                PublicKeyError::UnsupportedPemType("CERTIFICATE".into()),
+            ),
+            (
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA x",
+                PublicKeyError::UnsupportedSshType("ssh-ed25519".into()),
+            ),
+        ];
+
+        for (text, expected) in cases {
+            assert_eq!(
+                UserPublicKey::parse(text).unwrap_err(),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_public_pem_invalid() {
+        let texts = [
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            "-----BEGIN PUBLIC KEY-----\nMIIB",
+            "-----BEGIN RSA PUBLIC KEY-----\n!!\n-----END RSA PUBLIC KEY-----",
+        ];
+
+        for text in texts {
+            assert!(
+                matches!(UserPublicKey::parse(text), Err(PublicKeyError::Invalid(_))),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_over_4096_bits_parses() {
+        let public_key = UserPublicKey::parse(RSA8192_PUBLIC).unwrap();
+
+        assert_eq!(public_key.bits(), 8192);
+        assert_eq!(
+            public_key
+                .encrypt_master_key(&MasterKey::generate())
+                .unwrap()
+                .len(),
+            1024
+        );
+    }
+
+    #[test]
+    fn generated_pair_round_trips() {
+        let pair = generate_key_pair(2048).unwrap();
+        let public_key = UserPublicKey::parse(&pair.public_pem).unwrap();
+        let private_key = UserPrivateKey::parse(&pair.private_pem).unwrap();
+        let master_key = MasterKey::generate();
+
+        let cipher = public_key.encrypt_master_key(&master_key).unwrap();
+        let decrypted = private_key.decrypt_master_key(&cipher).unwrap();
+
+        assert_eq!(public_key.bits(), 2048);
+        assert_eq!(decrypted.as_bytes(), master_key.as_bytes());
+    }
+
+    #[test]
+    fn generated_pair_pem_layout() {
+        let pair = generate_key_pair(2048).unwrap();
+
+        assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(pair.public_pem.ends_with("\n-----END PUBLIC KEY-----"));
+        assert!(pair
+            .private_pem
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
+        assert!(pair
+            .private_pem
+            .ends_with("\n-----END RSA PRIVATE KEY-----"));
+
+        for pem in [pair.public_pem.as_str(), pair.private_pem.as_str()] {
+            assert!(!pem.contains('\r'));
+            assert!(pem.lines().all(|line| line.len() <= 64));
+        }
+        assert!(!format!("{pair:?}").contains("PRIVATE KEY-----"));
+    }
+
+    #[test]
+    fn generation_size_limits() {
+        for bits in [0, 1024, 2047, 8193, 16384] {
+            assert!(
+                matches!(generate_key_pair(bits), Err(CryptoError::KeySize { .. })),
+                "{bits} bits"
+            );
+        }
+    }
+
+    #[test]
+    fn private_key_debug_hides_material() {
+        let private_key = UserPrivateKey::parse(&vector_private_pem()).unwrap();
+        assert_eq!(format!("{private_key:?}"), "UserPrivateKey(2048 bits, ..)");
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! The plugin decodes with Python's lenient `base64.b64decode` (`binascii.a2b_base64` without
 //! strict mode), and clients rely on its quirks, so this decoder follows the same rules:
-//! characters outside `A-Za-z0-9+/=` are dropped, a `=` before the second character of a
-//! quantum is ignored, decoding stops at the first complete padded quantum (anything after it
-//! is ignored), and a partial final quantum without padding is an error.
+//!
+//! - characters outside `A-Za-z0-9+/=` are dropped;
+//! - a `=` before the second character of a quantum is ignored;
+//! - decoding stops at the first complete padded quantum, and anything after it is ignored;
+//! - a partial final quantum without padding is an error.
 
 use zeroize::Zeroizing;
 

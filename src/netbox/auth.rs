@@ -282,7 +282,7 @@ fn caller(
     Caller {
         identity,
         auth,
-        credential: Arc::new(SecretString::from(credential.expose())),
+        credential: Arc::new(SecretString::new(credential.expose().to_string())),
         origin: origin.clone(),
     }
 }

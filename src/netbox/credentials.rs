@@ -37,9 +37,9 @@ impl Credentials {
         for (name, value) in cookie_pairs(headers) {
             match name.as_str() {
                 SESSION_COOKIE if !value.is_empty() => {
-                    credentials.session = Some(SecretString::from(value))
+                    credentials.session = Some(SecretString::new(value))
                 }
-                CSRF_COOKIE => credentials.csrf_cookie = Some(SecretString::from(value)),
+                CSRF_COOKIE => credentials.csrf_cookie = Some(SecretString::new(value)),
                 _ => {}
             }
         }
@@ -48,7 +48,7 @@ impl Credentials {
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .filter(|value| has_token_keyword(value))
-            .map(SecretString::from);
+            .map(|value| SecretString::new(value.to_string()));
 
         credentials
     }

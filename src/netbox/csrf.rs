@@ -151,7 +151,7 @@ mod tests {
     }
 
     fn check(pairs: &[(&'static str, &str)], scheme: &str) -> Result<(), String> {
-        let cookie = SecretString::from(SECRET);
+        let cookie = SecretString::new(SECRET.to_string());
         check_csrf(&headers(pairs), Some(&cookie), &origin(scheme))
     }
 

@@ -1,0 +1,425 @@
+//! `/secrets/`: list, read, create, change and delete secrets, decrypting them with the
+//! caller's session key.
+
+mod input;
+mod query;
+mod view;
+mod write;
+
+use http::{Method, Response, StatusCode};
+use serde_json::Value;
+
+use super::call::Call;
+use super::error::ApiError;
+use super::pagination::{envelope, paginate};
+use super::policy::{Action, Model};
+use super::request::{as_integer, FormBodies};
+use super::session::{decrypt_for_read, has_session_key, unlock_master_key};
+use crate::body::BoxBody;
+use crate::crypto::MasterKey;
+use crate::store::secrets::{self as secret_store, SecretRow};
+use crate::store::tags::{self as tag_store, ObjectKind};
+use crate::store::StoreError;
+use input::{parse_input, Completeness};
+use query::{filter_set, sort, CustomFilters};
+use view::{is_visible, load_all, load_some, object_key, render, visible_objects, Loaded, BRIEF_FIELDS};
+use write::{prepare_change, prepare_new, rejection_response, unique_key_of, PreparedChange, PreparedSecret, Rejection};
+
+/// The plugin's message for a write without a session key.
+const SESSION_KEY_REQUIRED: &str =
+    "A session key must be provided when creating or updating secrets.";
+
+pub async fn handle_list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
+    match call.method {
+        Method::GET | Method::HEAD => list(call).await,
+        Method::POST => create(call).await,
+        Method::PUT | Method::PATCH => bulk_update(call).await,
+        Method::DELETE => bulk_delete(call).await,
+        ref other => Err(ApiError::method_not_allowed(other)),
+    }
+}
+
+pub async fn handle_detail(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
+    match call.method {
+        Method::GET | Method::HEAD => retrieve(call, id).await,
+        Method::PUT => update(call, id, Completeness::Full).await,
+        Method::PATCH => update(call, id, Completeness::Partial).await,
+        Method::DELETE => delete(call, id).await,
+        ref other => Err(ApiError::method_not_allowed(other)),
+    }
+}
+
+async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::View).await?;
+    let master_key = unlock_master_key(call).await?;
+    let loaded = load_all(call).await?;
+
+    let filters = filter_set();
+    let filter = filters.compile(&call.query)?;
+    let custom = CustomFilters::read(call, &loaded).await?;
+    let type_ids = object_type_ids(call, &custom).await?;
+
+    let candidates: Vec<&SecretRow> = loaded
+        .secrets
+        .iter()
+        .filter(|secret| filter.matches(secret))
+        .filter(|secret| custom.matches_stored(secret, &loaded, &type_ids))
+        .collect();
+    let objects = visible_objects(call, &candidates).await?;
+    let mut shown: Vec<&SecretRow> = candidates
+        .into_iter()
+        .filter(|secret| is_visible(secret, &loaded, &scope, &objects))
+        .filter(|secret| custom.matches_object(secret, &objects))
+        .collect();
+    sort(&mut shown, call.query.get("ordering"), &loaded);
+
+    let items = shown.into_iter().map(|secret| (secret.id, secret)).collect();
+    let (page, info) = paginate(items, call.page()?);
+    let selection = call.selection();
+    let results = page
+        .into_iter()
+        .map(|secret| {
+            let plaintext = master_key
+                .as_ref()
+                .and_then(|key| decrypt_for_read(&call.state.verified, key, secret));
+            let full = render(
+                call,
+                secret,
+                &loaded,
+                objects.get(&object_key(secret)),
+                plaintext.as_ref().map(|text| text.as_str()),
+            );
+            selection.apply(full, &BRIEF_FIELDS)
+        })
+        .collect();
+
+    Ok(call.json(StatusCode::OK, &envelope(results, info, &call.page_links())))
+}
+
+/// NetBox's object-type ids of the configured types, fetched only when a filter needs them.
+async fn object_type_ids(call: &Call, custom: &CustomFilters) -> Result<Vec<(String, i64)>, ApiError> {
+    if !custom.needs_type_ids() {
+        return Ok(Vec::new());
+    }
+
+    let objects = &call.state.objects;
+    let mut ids = Vec::new();
+    for object_type in objects.allowed_types() {
+        let id = objects.type_id(&call.caller, object_type).await?;
+        ids.push((object_type.clone(), id));
+    }
+    Ok(ids)
+}
+
+async fn retrieve(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::View).await?;
+    let master_key = unlock_master_key(call).await?;
+    let loaded = load_some(call, vec![id]).await?;
+    let (secret, assigned_object) = visible_secret(call, &loaded, &scope, id).await?;
+
+    let plaintext = master_key
+        .as_ref()
+        .and_then(|key| decrypt_for_read(&call.state.verified, key, secret));
+    let full = render(
+        call,
+        secret,
+        &loaded,
+        Some(&assigned_object),
+        plaintext.as_ref().map(|text| text.as_str()),
+    );
+    Ok(call.json(StatusCode::OK, &call.selection().apply(full, &BRIEF_FIELDS)))
+}
+
+/// Returns the secret and its assigned object when the caller may see it, else the plugin's 404.
+async fn visible_secret<'a>(
+    call: &Call,
+    loaded: &'a Loaded,
+    scope: &super::policy::Scope,
+    id: i64,
+) -> Result<(&'a SecretRow, Value), ApiError> {
+    let not_found = || ApiError::not_found("Secret");
+    let secret = loaded
+        .secrets
+        .iter()
+        .find(|secret| secret.id == id)
+        .ok_or_else(not_found)?;
+
+    let objects = visible_objects(call, &[secret]).await?;
+    if !is_visible(secret, loaded, scope, &objects) {
+        return Err(not_found());
+    }
+    let assigned_object = objects.get(&object_key(secret)).cloned().unwrap_or(Value::Null);
+    Ok((secret, assigned_object))
+}
+
+/// Opens the master key for a write; writes need a session key even without a plaintext.
+async fn require_master_key(call: &Call) -> Result<MasterKey, ApiError> {
+    unlock_master_key(call)
+        .await?
+        .ok_or_else(|| ApiError::Messages(vec![SESSION_KEY_REQUIRED.to_string()]))
+}
+
+/// Splits a body into its items; a JSON list is a bulk request.
+fn items_of(data: Value) -> (Vec<Value>, bool) {
+    match data {
+        Value::Array(items) => (items, true),
+        other => (vec![other], false),
+    }
+}
+
+async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::Add).await?;
+    let master_key = require_master_key(call).await?;
+    let (items, bulk) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let loaded = load_all(call).await?;
+
+    let mut taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
+    let mut prepared = Vec::new();
+    let mut rejections = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        let outcome = match parse_input(item, Completeness::Full) {
+            Ok(input) => prepare_new(call, input, &loaded, &scope, &master_key, &mut taken).await,
+            Err(fields) => Err(Rejection::Fields(fields)),
+        };
+        match outcome {
+            Ok(secret) => prepared.push(secret),
+            Err(Rejection::Fields(fields)) => rejections.push((Value::from(index), fields)),
+            Err(Rejection::Request(err)) => return Err(err),
+        }
+    }
+    if !rejections.is_empty() {
+        return Err(rejection_response(rejections, items.len(), bulk, "created"));
+    }
+
+    let stored = insert_all(call, prepared).await?;
+    respond_with(call, StatusCode::CREATED, stored, bulk).await
+}
+
+/// Inserts every prepared secret in one transaction, so a bulk create is all-or-nothing.
+async fn insert_all(
+    call: &Call,
+    prepared: Vec<PreparedSecret>,
+) -> Result<Vec<(SecretRow, Value)>, ApiError> {
+    let rows = call
+        .state
+        .store
+        .write(move |transaction| {
+            let mut stored = Vec::new();
+            for item in prepared {
+                let row = secret_store::insert(transaction, &item.secret)?;
+                tag_store::set(transaction, ObjectKind::Secret, row.id, &item.tags)?;
+                stored.push((row, item.assigned_object));
+            }
+            Ok(stored)
+        })
+        .await
+        .map_err(conflict_as_duplicate)?;
+
+    for (row, _) in &rows {
+        call.state.verified.mark(row.id, &row.ciphertext, &row.hash);
+    }
+    Ok(rows)
+}
+
+/// A unique-constraint race between our check and the insert is still the plugin's 400.
+fn conflict_as_duplicate(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Conflict(_) => ApiError::field(
+            "non_field_errors",
+            "Secret with this Assigned object type, Assigned object id, Role and Name already exists.",
+        ),
+        other => other.into(),
+    }
+}
+
+/// Answers a write with the stored secrets, re-read with their roles and tags; as in the
+/// plugin, `plaintext` is `null` in these responses.
+async fn respond_with(
+    call: &Call,
+    status: StatusCode,
+    stored: Vec<(SecretRow, Value)>,
+    bulk: bool,
+) -> Result<Response<BoxBody>, ApiError> {
+    let ids = stored.iter().map(|(row, _)| row.id).collect();
+    let loaded = load_some(call, ids).await?;
+
+    let mut rendered: Vec<Value> = stored
+        .iter()
+        .map(|(row, assigned_object)| {
+            Value::Object(render(call, row, &loaded, Some(assigned_object), None))
+        })
+        .collect();
+
+    let body = if bulk {
+        Value::Array(rendered)
+    } else {
+        rendered.pop().unwrap_or(Value::Null)
+    };
+    Ok(call.json(status, &body))
+}
+
+async fn update(call: &Call, id: i64, completeness: Completeness) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::Change).await?;
+    let master_key = require_master_key(call).await?;
+    let data = call.payload(FormBodies::Rejected).await?.data;
+    let loaded = load_all(call).await?;
+    let (current, _) = visible_secret(call, &loaded, &scope, id).await?;
+
+    let input = parse_input(&data, completeness).map_err(ApiError::Fields)?;
+    let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
+    let change = match prepare_change(call, current, input, &loaded, &scope, Some(&master_key), &taken).await {
+        Ok(change) => change,
+        Err(Rejection::Fields(fields)) => return Err(ApiError::Fields(fields)),
+        Err(Rejection::Request(err)) => return Err(err),
+    };
+
+    let stored = apply_changes(call, vec![change]).await?;
+    respond_with(call, StatusCode::OK, stored, false).await
+}
+
+/// `PUT`/`PATCH` on the list with `[{"id": n, …}]`: all-or-nothing. A session key is needed
+/// only for items that carry a plaintext.
+async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::Change).await?;
+    let master_key = unlock_master_key(call).await?;
+    let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let loaded = load_all(call).await?;
+    let completeness = if call.method == Method::PUT { Completeness::Full } else { Completeness::Partial };
+
+    let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
+    let mut changes = Vec::new();
+    let mut rejections = Vec::new();
+    for item in &items {
+        let id = item.get("id").and_then(as_integer);
+        let outcome = match id {
+            None => Err(Rejection::Fields(id_required())),
+            Some(id) => prepare_bulk_item(call, id, item, &loaded, &scope, master_key.as_ref(), &taken, completeness).await,
+        };
+        match outcome {
+            Ok(change) => changes.push(change),
+            Err(Rejection::Fields(fields)) => rejections.push((id.map(Value::from).unwrap_or(Value::Null), fields)),
+            Err(Rejection::Request(err)) => return Err(err),
+        }
+    }
+    if !rejections.is_empty() {
+        return Err(rejection_response(rejections, items.len(), true, "updated"));
+    }
+
+    let stored = apply_changes(call, changes).await?;
+    respond_with(call, StatusCode::OK, stored, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn prepare_bulk_item(
+    call: &Call,
+    id: i64,
+    item: &Value,
+    loaded: &Loaded,
+    scope: &super::policy::Scope,
+    master_key: Option<&MasterKey>,
+    taken: &[write::UniqueKey],
+    completeness: Completeness,
+) -> Result<PreparedChange, Rejection> {
+    let current = match visible_secret(call, loaded, scope, id).await {
+        Ok((current, _)) => current,
+        Err(ApiError::Detail(StatusCode::NOT_FOUND, detail)) => {
+            return Err(Rejection::Fields(detail_error(detail)))
+        }
+        Err(other) => return Err(Rejection::Request(other)),
+    };
+    let input = parse_input(item, completeness).map_err(Rejection::Fields)?;
+    prepare_change(call, current, input, loaded, scope, master_key, taken).await
+}
+
+fn id_required() -> serde_json::Map<String, Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("id".into(), serde_json::json!(["This field is required."]));
+    fields
+}
+
+fn detail_error(detail: String) -> serde_json::Map<String, Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("detail".into(), Value::String(detail));
+    fields
+}
+
+async fn apply_changes(
+    call: &Call,
+    changes: Vec<PreparedChange>,
+) -> Result<Vec<(SecretRow, Value)>, ApiError> {
+    let rows = call
+        .state
+        .store
+        .write(move |transaction| {
+            let mut stored = Vec::new();
+            for change in changes {
+                let row = secret_store::update(transaction, change.id, &change.changes)?;
+                if let Some(tags) = &change.tags {
+                    tag_store::set(transaction, ObjectKind::Secret, row.id, tags)?;
+                }
+                stored.push((row, change.assigned_object));
+            }
+            Ok(stored)
+        })
+        .await
+        .map_err(conflict_as_duplicate)?;
+
+    for (row, _) in &rows {
+        call.state.verified.mark(row.id, &row.ciphertext, &row.hash);
+    }
+    Ok(rows)
+}
+
+async fn delete(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::Delete).await?;
+    if has_session_key(call) {
+        // A session key sent with any request must be valid, as in the plugin.
+        unlock_master_key(call).await?;
+    }
+    let loaded = load_some(call, vec![id]).await?;
+    visible_secret(call, &loaded, &scope, id).await?;
+
+    call.state
+        .store
+        .write(move |transaction| secret_store::delete(transaction, id))
+        .await?;
+    Ok(call.no_content())
+}
+
+/// `DELETE` on the list with `[{"id": n}, …]`: all-or-nothing.
+async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
+    let scope = call.authorize(Model::Secret, Action::Delete).await?;
+    if has_session_key(call) {
+        unlock_master_key(call).await?;
+    }
+    let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let ids: Vec<Option<i64>> = items.iter().map(|item| item.get("id").and_then(as_integer)).collect();
+    let loaded = load_some(call, ids.iter().flatten().copied().collect()).await?;
+
+    let mut rejections = Vec::new();
+    for id in &ids {
+        let found = match id {
+            Some(id) => visible_secret(call, &loaded, &scope, *id).await.is_ok(),
+            None => false,
+        };
+        if !found {
+            let position = id.map(Value::from).unwrap_or(Value::Null);
+            rejections.push((position, detail_error("No Secret matches the given query.".into())));
+        }
+    }
+    if !rejections.is_empty() {
+        return Err(rejection_response(rejections, items.len(), true, "found"));
+    }
+
+    let ids: Vec<i64> = ids.into_iter().flatten().collect();
+    call.state
+        .store
+        .write(move |transaction| {
+            for id in ids {
+                secret_store::delete(transaction, id)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(call.no_content())
+}
