@@ -1,0 +1,179 @@
+//! Filters and ordering of the user-key list: `id`, `user_id`, `user` (username), `q`,
+//! `created`, `last_updated` and the tag filters.
+
+use std::collections::HashMap;
+
+use super::super::error::ApiError;
+use super::super::filters::{order_by, FilterSet, SortKey};
+use super::super::request::Query;
+use crate::store::tags::TagRow;
+use crate::store::user_keys::UserKeyRow;
+
+/// The declared filters; parameters not listed here are rejected as unknown.
+pub fn filter_set() -> FilterSet<UserKeyRow> {
+    FilterSet::new()
+        .integer("id", |key| Some(key.id))
+        .integer("user_id", |key| Some(key.user_id))
+        .text("user", |key| Some(key.username.as_str()))
+        .timestamp("created", |key| key.created.as_deref())
+        .timestamp("last_updated", |key| key.last_updated.as_deref())
+        .custom("q")
+        .custom("tag")
+        .custom("tag__n")
+        .custom("tag_id")
+}
+
+/// The filters the set leaves to the handler.
+pub struct CustomFilters {
+    /// Lowercased `q`; a blank `q` filters nothing.
+    q: Option<String>,
+    tag_slugs: Vec<String>,
+    excluded_tag_slugs: Vec<String>,
+    tag_ids: Vec<i64>,
+}
+
+impl CustomFilters {
+    pub fn read(query: &Query) -> Result<CustomFilters, ApiError> {
+        let q = query
+            .get("q")
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_lowercase);
+
+        Ok(CustomFilters {
+            q,
+            tag_slugs: strings(query, "tag"),
+            excluded_tag_slugs: strings(query, "tag__n"),
+            tag_ids: integers(query, "tag_id")?,
+        })
+    }
+
+    pub fn matches(&self, key: &UserKeyRow, tags: &HashMap<i64, Vec<TagRow>>) -> bool {
+        if let Some(q) = &self.q {
+            if !key.username.to_lowercase().contains(q.as_str()) {
+                return false;
+            }
+        }
+
+        let tags = tags.get(&key.id).map(Vec::as_slice).unwrap_or(&[]);
+        let has_slug = |slug: &String| tags.iter().any(|tag| &tag.slug == slug);
+        // NetBox ANDs repeated `tag` values: every listed tag must be present.
+        self.tag_slugs.iter().all(has_slug)
+            && !self.excluded_tag_slugs.iter().any(has_slug)
+            && self.tag_ids.iter().all(|id| tags.iter().any(|tag| tag.id == *id))
+    }
+}
+
+fn strings(query: &Query, name: &str) -> Vec<String> {
+    query
+        .all(name)
+        .into_iter()
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn integers(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
+    query
+        .all(name)
+        .into_iter()
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::field(name, format!("“{value}” is not a valid value.")))
+        })
+        .collect()
+}
+
+/// Sorts by `?ordering=`; the rows arrive in the default order, by username.
+pub fn sort(keys: &mut [&UserKeyRow], ordering: Option<&str>) {
+    let columns: [(&str, fn(&&UserKeyRow) -> SortKey); 5] = [
+        ("id", |key| SortKey::Integer(key.id)),
+        ("user", |key| SortKey::Text(key.username.clone())),
+        ("public_key", |key| SortKey::Text(key.public_key.clone())),
+        ("created", |key| text_or_null(key.created.as_deref())),
+        ("last_updated", |key| text_or_null(key.last_updated.as_deref())),
+    ];
+    order_by(keys, ordering, &columns);
+}
+
+fn text_or_null(value: Option<&str>) -> SortKey {
+    value.map_or(SortKey::Null, |text| SortKey::Text(text.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn key(id: i64, username: &str) -> UserKeyRow {
+        UserKeyRow {
+            id,
+            user_id: id + 10,
+            username: username.into(),
+            user_display: username.into(),
+            public_key: String::new(),
+            master_key_cipher: None,
+            custom_fields: json!({}),
+            created: Some("2026-07-23T15:47:00Z".into()),
+            last_updated: None,
+        }
+    }
+
+    fn matching(raw: &str) -> Vec<i64> {
+        let query = Query::parse(Some(raw));
+        let set = filter_set();
+        let filter = set.compile(&query).unwrap();
+        let custom = CustomFilters::read(&query).unwrap();
+        let mut tags = HashMap::new();
+        tags.insert(
+            2,
+            vec![TagRow {
+                id: 5,
+                name: "Ops".into(),
+                slug: "ops".into(),
+                color: "ff0000".into(),
+            }],
+        );
+
+        [key(1, "alice"), key(2, "bob"), key(3, "Malice")]
+            .iter()
+            .filter(|row| filter.matches(row) && custom.matches(row, &tags))
+            .map(|row| row.id)
+            .collect()
+    }
+
+    #[test]
+    fn filters_select_keys() {
+        let cases: [(&str, Vec<i64>); 9] = [
+            ("", vec![1, 2, 3]),
+            ("q=ALI", vec![1, 3]),
+            ("q=+", vec![1, 2, 3]),
+            ("user=bob", vec![2]),
+            ("user_id=11&user_id=13", vec![1, 3]),
+            ("id=2", vec![2]),
+            ("tag=ops", vec![2]),
+            ("tag__n=ops", vec![1, 3]),
+            ("tag_id=5", vec![2]),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(matching(raw), expected, "query {raw}");
+        }
+    }
+
+    #[test]
+    fn unknown_filter_is_rejected() {
+        let query = Query::parse(Some("colour=red"));
+        assert!(filter_set().compile(&query).is_err());
+    }
+
+    #[test]
+    fn ordering_by_id_descending() {
+        let rows = [key(1, "alice"), key(2, "bob")];
+        let mut refs: Vec<&UserKeyRow> = rows.iter().collect();
+        sort(&mut refs, Some("-id"));
+        assert_eq!(refs.iter().map(|row| row.id).collect::<Vec<_>>(), vec![2, 1]);
+    }
+}
