@@ -36,7 +36,7 @@ pub struct Cli {
     pub overrides: Overrides,
 }
 
-/// What the program does once the configuration is loaded.
+/// The program's subcommand, run once the configuration is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the proxy (the default).
@@ -444,7 +444,7 @@ impl Default for SecretsConfig {
     }
 }
 
-/// Who may do what with the proxy's own models.
+/// Permission grants for the proxy's own models.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
@@ -508,7 +508,7 @@ impl Config {
         Ok(config)
     }
 
-    /// The SQLite database path: `database`, or `<data_dir>/secrets.sqlite3`.
+    /// Returns the SQLite database path: `database`, or `<data_dir>/secrets.sqlite3`.
     pub fn database_path(&self) -> PathBuf {
         match &self.database {
             Some(path) => path.clone(),
@@ -778,7 +778,7 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
     })
 }
 
-/// How an environment variable's text becomes a TOML value.
+/// The TOML type an environment variable's text is converted to.
 #[derive(Clone, Copy)]
 enum EnvKind {
     Text,

@@ -36,7 +36,7 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// The process exit code: [`EXIT_CONFIG`] for anything the operator fixes in the
+    /// Returns the process exit code: [`EXIT_CONFIG`] for anything the operator fixes in the
     /// configuration, [`EXIT_FAILURE`] otherwise.
     pub fn exit_code(&self) -> ExitCode {
         let code = match self {

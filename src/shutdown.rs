@@ -1,7 +1,7 @@
 //! Graceful shutdown: signal handling and the drain deadline.
 //!
-//! Every connection task, and every upgraded tunnel, holds a [`Watcher`]. A watcher sees when
-//! shutdown starts, and its drop tells the [`Drain`] that one more task has finished.
+//! Every connection task, and every upgraded tunnel, owns a [`Watcher`]. A watcher resolves when
+//! shutdown starts, and dropping it signals the [`Drain`] that one more task has finished.
 
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ pub struct Drain {
     done_rx: mpsc::Receiver<()>,
 }
 
-/// A task's handle on shutdown: tells it when to stop, and marks it finished when dropped.
+/// A task's shutdown handle: it signals when to stop, and marks the task finished when dropped.
 #[derive(Clone)]
 pub struct Watcher {
     started: watch::Receiver<bool>,

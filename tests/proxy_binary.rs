@@ -81,7 +81,7 @@ fn example_configuration_is_valid() {
 }
 
 #[test]
-fn bad_value_stops_with_config_exit_code_naming_the_key() {
+fn bad_value_exits_with_config_code() {
     let output = run(
         &[
             "serve",

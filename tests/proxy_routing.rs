@@ -1,5 +1,5 @@
-//! Path ownership: every spelling Django would resolve onto the secrets prefixes is served by
-//! the proxy and never reaches NetBox; every other path is forwarded byte for byte.
+//! Path ownership. Every spelling Django would resolve onto the secrets prefixes is served by
+//! the proxy and never reaches NetBox. Every other path is forwarded byte for byte.
 
 mod support;
 
@@ -125,7 +125,7 @@ async fn spellings_with_base_path_route_as_django_would() {
 }
 
 #[tokio::test]
-async fn every_method_on_owned_paths_stays_with_the_proxy() {
+async fn owned_paths_never_forwarded_any_method() {
     let netbox = FakeNetBox::start().await;
     let proxy = TestProxy::start(proxy_config(&netbox.url(), ""), EchoHandler::new()).await;
 

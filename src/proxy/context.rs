@@ -1,4 +1,4 @@
-//! What the secrets API learns about a request from the proxy: client, public origin, route.
+//! Request context passed to the secrets API: client IP, public origin and route.
 
 use std::net::IpAddr;
 
@@ -26,7 +26,7 @@ pub struct RequestContext {
     pub origin: PublicOrigin,
     /// NetBox's BASE_PATH as a prefix: `/` or `/netbox/`.
     pub base_path: String,
-    /// Where inside the secrets API the request goes.
+    /// The route inside the secrets API.
     pub route: OwnedRoute,
 }
 

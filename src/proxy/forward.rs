@@ -59,7 +59,7 @@ fn upstream_request(
     parts.version = Version::HTTP_11;
 
     headers::strip_hop_by_hop(&mut parts.headers);
-    // The listener has already answered `Expect: 100-continue` when it read the body.
+    // The listener has already sent `100 Continue` to the client when it read the body.
     parts.headers.remove(header::EXPECT);
     if let Some(protocol) = protocol {
         parts.headers.insert(header::UPGRADE, protocol);

@@ -87,7 +87,7 @@ pub struct ForwardSettings {
     pub public_origin: Option<PublicOrigin>,
 }
 
-/// How a request looks from outside: who sent it and under which public origin.
+/// The outside view of a request: its sender and its public origin.
 #[derive(Clone, Debug)]
 pub struct ForwardedView {
     /// The TCP peer's address, IPv4-mapped addresses turned into IPv4.
@@ -163,7 +163,7 @@ fn request_host(headers: &HeaderMap, uri: &Uri, local: SocketAddr) -> String {
     }
 }
 
-/// The first comma-separated item of the first header value, trimmed.
+/// Returns the first comma-separated item of the first header value, trimmed.
 fn first_item(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?;
     let item = value.split(',').next()?.trim();
@@ -314,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn trusted_peer_x_real_ip_wins_for_client_ip() {
+    fn trusted_x_real_ip_is_client_ip() {
         let map = headers(&[
             ("x-real-ip", "203.0.113.4"),
             ("x-forwarded-for", "198.51.100.1"),
@@ -367,9 +367,9 @@ mod tests {
 
     #[test]
     fn upgrade_needs_connection_token() {
-        let asked = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        let not_asked = headers(&[("upgrade", "websocket")]);
-        assert_eq!(upgrade_protocol(&asked).unwrap(), "websocket");
-        assert!(upgrade_protocol(&not_asked).is_none());
+        let requested = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
+        let not_requested = headers(&[("upgrade", "websocket")]);
+        assert_eq!(upgrade_protocol(&requested).unwrap(), "websocket");
+        assert!(upgrade_protocol(&not_requested).is_none());
     }
 }

@@ -14,8 +14,8 @@ pub fn live() -> Response<BoxBody> {
     response::json(StatusCode::OK, &json!({ "status": "live" }))
 }
 
-/// `/-/ready`: the secrets API is ready and NetBox answers `GET <base>api/status/` with any
-/// HTTP status within the upstream timeouts.
+/// `/-/ready`: returns 200 when the secrets API is ready and NetBox returns any HTTP status
+/// for `GET <base>api/status/` within the upstream timeouts, 503 otherwise.
 pub async fn ready(
     handler: &dyn OwnedHandler,
     upstream: &Upstream,

@@ -71,7 +71,7 @@ impl Server {
         })
     }
 
-    /// The bound address; useful when `listen` had port 0.
+    /// Returns the bound address, which tests need when `listen` has port 0.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

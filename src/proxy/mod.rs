@@ -23,7 +23,7 @@ pub use upstream::{Upstream, UpstreamError};
 
 /// The part of the service the proxy does not forward: the secrets API.
 pub trait OwnedHandler: Send + Sync + 'static {
-    /// Answers a request under one of the secrets API prefixes.
+    /// Handles a request under one of the secrets API prefixes.
     fn handle(
         &self,
         req: http::Request<Incoming>,

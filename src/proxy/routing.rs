@@ -1,4 +1,4 @@
-//! Which requests the proxy serves itself, decided on the path as Django would resolve it.
+//! Path ownership: the requests the proxy serves itself, decided as Django resolves paths.
 //!
 //! A request is ours when its path, after percent-decoding (including `%2F` and `%2E`),
 //! collapsing `//` runs and resolving `.` and `..` segments, falls under one of the secrets API
@@ -12,7 +12,7 @@ use super::context::{ApiPrefix, OwnedRoute};
 /// Prefix reserved for the proxy's health endpoints. NetBox serves nothing under it.
 pub const HEALTH_PREFIX: &str = "/-/";
 
-/// Where a request goes.
+/// The destination of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {
     /// To NetBox, unchanged.
@@ -33,7 +33,7 @@ pub enum HealthCheck {
 }
 
 impl Destination {
-    /// A route template for logs that never contains the raw path or query.
+    /// Returns the route template for logs, which never contains the raw path or query.
     pub fn template(&self) -> String {
         match self {
             Destination::Forward => "forward".to_owned(),

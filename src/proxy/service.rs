@@ -17,7 +17,7 @@ use crate::body::BoxBody;
 use crate::config::{parse_origin_url, Config};
 use crate::shutdown::Watcher;
 
-/// One accepted connection, as the request handler sees it.
+/// Facts about one accepted connection, passed to each of its requests.
 #[derive(Clone)]
 pub struct Connection {
     pub peer: SocketAddr,

@@ -180,7 +180,7 @@ async fn answer(mut req: Request<Incoming>, state: Arc<FakeState>) -> Response<B
     let gated_upload = path == "/fake/upload-gated";
 
     let (parts, mut incoming) = req.into_parts();
-    let mut kept = Vec::new();
+    let mut kept_body = Vec::new();
     let mut body_len = 0u64;
     while let Some(frame) = incoming.frame().await {
         let Ok(data) = frame.map(|f| f.into_data()) else {
@@ -191,8 +191,8 @@ async fn answer(mut req: Request<Incoming>, state: Arc<FakeState>) -> Response<B
             state.first_chunk.notify_one();
         }
         body_len += data.len() as u64;
-        if kept.len() + data.len() <= KEEP_BODY_BYTES {
-            kept.extend_from_slice(&data);
+        if kept_body.len() + data.len() <= KEEP_BODY_BYTES {
+            kept_body.extend_from_slice(&data);
         }
     }
 
@@ -204,7 +204,7 @@ async fn answer(mut req: Request<Incoming>, state: Arc<FakeState>) -> Response<B
             .map_or_else(|| parts.uri.to_string(), |pq| pq.as_str().to_owned()),
         headers: parts.headers,
         body: if body_len as usize <= KEEP_BODY_BYTES {
-            Bytes::from(kept)
+            Bytes::from(kept_body)
         } else {
             Bytes::new()
         },
