@@ -52,16 +52,16 @@ impl RelatedRef {
         let mut found = candidates.iter().filter(|candidate| {
             attributes
                 .iter()
-                .all(|(name, wanted)| attribute_matches(attribute(candidate, name), wanted))
+                .all(|(name, expected)| attribute_matches(attribute(candidate, name), expected))
         });
-        let shown = python_repr(&Value::Object(attributes.clone()));
+        let quoted = python_repr(&Value::Object(attributes.clone()));
         match (found.next(), found.next()) {
             (Some(candidate), None) => Ok(candidate),
             (None, _) => Err(format!(
-                "Related object not found using the provided attributes: {shown}"
+                "Related object not found using the provided attributes: {quoted}"
             )),
             (Some(_), Some(_)) => Err(format!(
-                "Multiple objects match the provided attributes: {shown}"
+                "Multiple objects match the provided attributes: {quoted}"
             )),
         }
     }

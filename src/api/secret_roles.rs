@@ -169,7 +169,7 @@ async fn retrieve(call: &Call, scope: &Scope, id: i64) -> Result<Response<BoxBod
     Ok(call.json(StatusCode::OK, &body))
 }
 
-/// The stored custom-field data, or an empty object when it is not one.
+/// Returns the stored custom-field data, or an empty object when it is not one.
 fn custom_fields(stored: &Value) -> Value {
     match stored {
         Value::Object(_) => stored.clone(),
@@ -177,7 +177,7 @@ fn custom_fields(stored: &Value) -> Value {
     }
 }
 
-/// The full representation, in the plugin's field order.
+/// Builds the full representation, in the plugin's field order.
 pub fn represent(urls: &Urls, entry: &RoleEntry) -> Map<String, Value> {
     let row = &entry.row;
     let parent = row.parent.as_ref().map(|parent| {
@@ -441,7 +441,7 @@ fn tag_ids(by_id: bool, values: &[&str], entries: &[RoleEntry]) -> Result<Vec<i6
         .collect()
 }
 
-/// The given roles and all their descendants.
+/// Returns the given roles and all their descendants.
 fn subtree_ids(roots: &[i64], entries: &[RoleEntry]) -> HashSet<i64> {
     let mut ids: HashSet<i64> = roots.iter().copied().collect();
 
@@ -468,14 +468,14 @@ struct Write {
     tags: Option<Vec<TagRow>>,
 }
 
-/// Why one write of a batch failed.
+/// The reason one write of a batch failed.
 enum WriteFailure {
     Fields(Map<String, Value>),
     NotFound,
     Forbidden,
 }
 
-/// What a batch did: every write succeeded, or the failures by position and nothing was kept.
+/// The result of a batch: every written role, or the failures by position with nothing kept.
 type BatchOutcome = Result<Vec<RoleEntry>, Vec<(usize, WriteFailure)>>;
 
 /// Savepoint that lets a failed batch roll back while the store's transaction commits.
@@ -832,7 +832,7 @@ fn new_role(input: &RoleInput, resolved: &Resolved) -> NewSecretRole {
     }
 }
 
-/// The update of a stored role; given custom fields are merged into the stored ones.
+/// Builds the update of a stored role. Given custom fields are merged into the stored ones.
 fn changes(input: &RoleInput, resolved: &Resolved, current: &SecretRoleRow) -> SecretRoleChanges {
     let custom_fields = input.custom_fields.as_ref().map(|given| {
         let mut merged = match &current.custom_fields {
