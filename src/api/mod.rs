@@ -17,6 +17,8 @@ mod filters;
 mod key_pair;
 mod legacy;
 mod render;
+mod related;
+mod role_input;
 mod root;
 mod secret_roles;
 mod secrets;

@@ -1,11 +1,7 @@
-//! References to related objects in request bodies (`parent`, `role`, `tags`): a numeric id,
-//! a numeric string or an object of attributes, with NetBox's error messages.
+//! References to related objects in request bodies (such as a role's `parent`): a numeric
+//! id, a numeric string or an object of attributes, with NetBox's error messages.
 
-use rusqlite::Connection;
 use serde_json::{Map, Value};
-
-use crate::store::tags::TagRow;
-use crate::store::StoreError;
 
 /// A reference to one related object as a client wrote it.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,8 +15,15 @@ impl RelatedRef {
     /// Reads a reference, or returns NetBox's message for a value of the wrong shape.
     pub fn parse(value: &Value) -> Result<RelatedRef, String> {
         match value {
-            Value::Number(number) => number.as_i64().map(RelatedRef::Id).ok_or_else(|| unrecognized(value)),
-            Value::String(text) => text.trim().parse().map(RelatedRef::Id).map_err(|_| unrecognized(value)),
+            Value::Number(number) => number
+                .as_i64()
+                .map(RelatedRef::Id)
+                .ok_or_else(|| unrecognized(value)),
+            Value::String(text) => text
+                .trim()
+                .parse()
+                .map(RelatedRef::Id)
+                .map_err(|_| unrecognized(value)),
             Value::Object(attributes) => Ok(from_attributes(attributes)),
             _ => Err(unrecognized(value)),
         }
@@ -49,16 +52,16 @@ impl RelatedRef {
         let mut found = candidates.iter().filter(|candidate| {
             attributes
                 .iter()
-                .all(|(name, wanted)| attribute_matches(attribute(candidate, name), wanted))
+                .all(|(name, expected)| attribute_matches(attribute(candidate, name), expected))
         });
-        let shown = python_repr(&Value::Object(attributes.clone()));
+        let quoted = python_repr(&Value::Object(attributes.clone()));
         match (found.next(), found.next()) {
             (Some(candidate), None) => Ok(candidate),
             (None, _) => Err(format!(
-                "Related object not found using the provided attributes: {shown}"
+                "Related object not found using the provided attributes: {quoted}"
             )),
             (Some(_), Some(_)) => Err(format!(
-                "Multiple objects match the provided attributes: {shown}"
+                "Multiple objects match the provided attributes: {quoted}"
             )),
         }
     }
@@ -152,77 +155,42 @@ fn quote_python(text: &str) -> String {
     quoted
 }
 
-/// Returns every NetBox tag the store has seen on any object, one row per tag id.
-///
-/// TODO: tags are not fetched from NetBox yet, so a tag that exists in NetBox but was never
-/// assigned through this proxy (or imported) is reported as not found.
-pub fn known_tags(conn: &Connection) -> Result<Vec<TagRow>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT tag_id, MAX(name), MAX(slug), MAX(color) FROM object_tags \
-         GROUP BY tag_id ORDER BY tag_id",
-    )?;
-
-    let rows = statement.query_map([], |row| {
-        Ok(TagRow {
-            id: row.get(0)?,
-            name: row.get(1)?,
-            slug: row.get(2)?,
-            color: row.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Resolves a list of tag references against the known tags; the first failing reference's
-/// message is returned.
-pub fn resolve_tags(references: &[RelatedRef], known: &[TagRow]) -> Result<Vec<TagRow>, String> {
-    let mut tags: Vec<TagRow> = Vec::new();
-
-    for reference in references {
-        let tag = reference.resolve(known, |tag| tag.id, tag_attribute)?;
-        if !tags.iter().any(|existing| existing.id == tag.id) {
-            tags.push(tag.clone());
-        }
-    }
-    Ok(tags)
-}
-
-fn tag_attribute(tag: &TagRow, name: &str) -> Option<Value> {
-    match name {
-        "id" => Some(Value::from(tag.id)),
-        "name" => Some(Value::from(tag.name.as_str())),
-        "slug" => Some(Value::from(tag.slug.as_str())),
-        "color" => Some(Value::from(tag.color.as_str())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn tags() -> Vec<TagRow> {
-        ["alpha", "beta"]
-            .iter()
-            .enumerate()
-            .map(|(index, slug)| TagRow {
-                id: index as i64 + 1,
-                name: slug.to_uppercase(),
-                slug: slug.to_string(),
-                color: "ff0000".to_string(),
-            })
-            .collect()
+    /// Candidates `(id, slug, color)`.
+    const CANDIDATES: [(i64, &str, &str); 2] = [(1, "alpha", "red"), (2, "beta", "red")];
+
+    fn resolve(reference: &RelatedRef) -> Result<i64, String> {
+        let attribute = |candidate: &(i64, &str, &str), name: &str| match name {
+            "id" => Some(Value::from(candidate.0)),
+            "slug" => Some(Value::from(candidate.1)),
+            "color" => Some(Value::from(candidate.2)),
+            _ => None,
+        };
+        reference
+            .resolve(&CANDIDATES, |candidate| candidate.0, attribute)
+            .map(|candidate| candidate.0)
+    }
+
+    fn parsed(value: Value) -> RelatedRef {
+        RelatedRef::parse(&value).unwrap()
     }
 
     #[test]
     fn references_parse_from_numbers_text_and_objects() {
         assert_eq!(RelatedRef::parse(&json!(3)), Ok(RelatedRef::Id(3)));
         assert_eq!(RelatedRef::parse(&json!(" 4 ")), Ok(RelatedRef::Id(4)));
-        assert_eq!(RelatedRef::parse(&json!({"id": "5"})), Ok(RelatedRef::Id(5)));
-
-        let by_slug = RelatedRef::parse(&json!({"slug": "x"})).unwrap();
-        assert!(matches!(by_slug, RelatedRef::Attributes(_)));
+        assert_eq!(
+            RelatedRef::parse(&json!({"id": "5"})),
+            Ok(RelatedRef::Id(5))
+        );
+        assert!(matches!(
+            parsed(json!({"slug": "x"})),
+            RelatedRef::Attributes(_)
+        ));
     }
 
     #[test]
@@ -236,34 +204,31 @@ mod tests {
 
     #[test]
     fn resolve_finds_by_id_and_attributes() {
-        let known = tags();
-        let by_slug = RelatedRef::parse(&json!({"slug": "beta"})).unwrap();
-        let by_id_text = RelatedRef::parse(&json!({"id": "2", "slug": "beta"})).unwrap();
-
-        let resolved = resolve_tags(&[RelatedRef::Id(1), by_slug, by_id_text], &known).unwrap();
-        let ids: Vec<i64> = resolved.iter().map(|tag| tag.id).collect();
-        assert_eq!(ids, [1, 2]);
+        assert_eq!(resolve(&RelatedRef::Id(1)), Ok(1));
+        assert_eq!(resolve(&parsed(json!({"slug": "beta"}))), Ok(2));
+        assert_eq!(resolve(&parsed(json!({"id": "2", "slug": "beta"}))), Ok(2));
     }
 
     #[test]
     fn resolve_reports_missing_and_ambiguous() {
-        let known = tags();
-
-        let missing = resolve_tags(&[RelatedRef::Id(9)], &known).unwrap_err();
-        assert_eq!(missing, "Related object not found using the provided numeric ID: 9");
-
-        let by_name = RelatedRef::parse(&json!({"name": "GAMMA"})).unwrap();
-        let missing = resolve_tags(&[by_name], &known).unwrap_err();
         assert_eq!(
-            missing,
-            "Related object not found using the provided attributes: {'name': 'GAMMA'}"
+            resolve(&RelatedRef::Id(9)),
+            Err("Related object not found using the provided numeric ID: 9".to_string())
         );
-
-        let by_color = RelatedRef::parse(&json!({"color": "ff0000"})).unwrap();
-        let ambiguous = resolve_tags(&[by_color], &known).unwrap_err();
         assert_eq!(
-            ambiguous,
-            "Multiple objects match the provided attributes: {'color': 'ff0000'}"
+            resolve(&parsed(json!({"slug": "gamma"}))),
+            Err(
+                "Related object not found using the provided attributes: {'slug': 'gamma'}"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            resolve(&parsed(json!({"nope": 1}))),
+            Err("Related object not found using the provided attributes: {'nope': 1}".to_string())
+        );
+        assert_eq!(
+            resolve(&parsed(json!({"color": "red"}))),
+            Err("Multiple objects match the provided attributes: {'color': 'red'}".to_string())
         );
     }
 

@@ -25,8 +25,15 @@ pub struct RoleInput {
     pub description: Option<String>,
     pub comments: Option<String>,
     pub custom_fields: Option<Map<String, Value>>,
-    pub tags: Option<Vec<RelatedRef>>,
+    /// The raw `tags` value, resolved against NetBox by the handler.
+    pub tags: Option<Value>,
 }
+
+/// Field errors of one object: `{"field": ["message", ...]}`.
+pub type FieldErrors = Map<String, Value>;
+
+/// Validation failures of a bulk body, by position in the list.
+pub type BatchErrors = Vec<(usize, FieldErrors)>;
 
 /// Rules of one text field.
 struct TextRules {
@@ -36,7 +43,7 @@ struct TextRules {
 }
 
 /// Validates one role body. `partial` (PATCH) makes every field optional.
-pub fn parse_role(data: &Value, partial: bool) -> Result<RoleInput, Map<String, Value>> {
+pub fn parse_role(data: &Value, partial: bool) -> Result<RoleInput, FieldErrors> {
     let Value::Object(object) = data else {
         let message = format!(
             "Invalid data. Expected a dictionary, but got {}.",
@@ -78,7 +85,7 @@ pub fn parse_role(data: &Value, partial: bool) -> Result<RoleInput, Map<String, 
             &mut errors,
         ),
         custom_fields: custom_fields_field(object, &mut errors),
-        tags: tags_field(object, &mut errors),
+        tags: object.get("tags").cloned(),
     };
     owner_field(object, &mut errors);
 
@@ -90,10 +97,7 @@ pub fn parse_role(data: &Value, partial: bool) -> Result<RoleInput, Map<String, 
 }
 
 /// Validates every body of a bulk request; errors come with the item's position.
-pub fn parse_batch(
-    items: &[Value],
-    partial: bool,
-) -> Result<Vec<RoleInput>, Vec<(usize, Map<String, Value>)>> {
+pub fn parse_batch(items: &[Value], partial: bool) -> Result<Vec<RoleInput>, BatchErrors> {
     let mut inputs = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
 
@@ -144,7 +148,9 @@ fn text_field(
     }
     if let Some(max) = rules.max_length {
         if text.chars().count() > max {
-            return fail(format!("Ensure this field has no more than {max} characters."));
+            return fail(format!(
+                "Ensure this field has no more than {max} characters."
+            ));
         }
     }
     Some(text)
@@ -180,37 +186,6 @@ fn parent_field(
                 None
             }
         },
-    }
-}
-
-/// Reads `tags`: a list of references, or one reference as a form sends a single value.
-fn tags_field(
-    object: &Map<String, Value>,
-    errors: &mut Map<String, Value>,
-) -> Option<Vec<RelatedRef>> {
-    let values = match object.get("tags")? {
-        Value::Array(values) => values.clone(),
-        Value::String(text) => vec![Value::String(text.clone())],
-        Value::Null => {
-            errors.insert("tags".into(), json!(["This field may not be null."]));
-            return None;
-        }
-        other => {
-            let message = format!(
-                "Expected a list of items but got type \"{}\".",
-                python_type(other)
-            );
-            errors.insert("tags".into(), json!([message]));
-            return None;
-        }
-    };
-
-    match values.iter().map(RelatedRef::parse).collect() {
-        Ok(references) => Some(references),
-        Err(message) => {
-            errors.insert("tags".into(), json!([message]));
-            None
-        }
     }
 }
 
@@ -293,11 +268,17 @@ mod tests {
 
         assert_eq!(input.name.as_deref(), Some("Login"));
         assert_eq!(input.slug.as_deref(), Some("login_1"));
-        assert!(matches!(input.parent, Some(Some(RelatedRef::Attributes(_)))));
+        assert!(matches!(
+            input.parent,
+            Some(Some(RelatedRef::Attributes(_)))
+        ));
         assert_eq!(input.description.as_deref(), Some(""));
         assert_eq!(input.comments, None);
-        assert_eq!(input.tags, Some(vec![RelatedRef::Id(1), RelatedRef::Id(2)]));
-        assert_eq!(input.custom_fields, Some(json!({"cf": 1}).as_object().unwrap().clone()));
+        assert_eq!(input.tags, Some(json!([1, "2"])));
+        assert_eq!(
+            input.custom_fields,
+            Some(json!({"cf": 1}).as_object().unwrap().clone())
+        );
     }
 
     #[test]
@@ -314,9 +295,17 @@ mod tests {
         let long = "x".repeat(101);
         let cases = [
             (json!({"name": null}), "name", "This field may not be null."),
-            (json!({"name": "  "}), "name", "This field may not be blank."),
+            (
+                json!({"name": "  "}),
+                "name",
+                "This field may not be blank.",
+            ),
             (json!({"name": true}), "name", "Not a valid string."),
-            (json!({"name": long}), "name", "Ensure this field has no more than 100 characters."),
+            (
+                json!({"name": long}),
+                "name",
+                "Ensure this field has no more than 100 characters.",
+            ),
             (json!({"slug": "a b"}), "slug", INVALID_SLUG),
             (json!({"slug": "é"}), "slug", INVALID_SLUG),
             (
@@ -330,7 +319,6 @@ mod tests {
                 "Related objects must be referenced by numeric ID or by dictionary of attributes. \
                  Received an unrecognized value: abc",
             ),
-            (json!({"tags": 5}), "tags", "Expected a list of items but got type \"int\"."),
             (
                 json!({"owner": 3}),
                 "owner",
@@ -343,7 +331,11 @@ mod tests {
             ),
         ];
         for (data, field, message) in cases {
-            assert_eq!(errors_of(data.clone(), true), json!({ field: [message] }), "body {data}");
+            assert_eq!(
+                errors_of(data.clone(), true),
+                json!({ field: [message] }),
+                "body {data}"
+            );
         }
     }
 

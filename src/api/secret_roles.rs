@@ -11,10 +11,11 @@ use super::error::ApiError;
 use super::filters::{order_by, FilterSet, SortKey, SortKeyFn};
 use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model, Scope};
-use super::related::{known_tags, resolve_tags, RelatedRef};
+use super::related::RelatedRef;
 use super::render::nested_tags;
 use super::request::{as_integer, FormBodies, Query};
 use super::role_input::{parse_batch, parse_role, python_type, RoleInput};
+use super::tags::resolve_tags;
 use super::urls::Urls;
 use crate::body::BoxBody;
 use crate::store::secret_roles::{self, NewSecretRole, SecretRoleChanges, SecretRoleRow};
@@ -141,7 +142,10 @@ async fn list(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError>
     order_by(&mut entries, call.query.get("ordering"), SORT_KEYS);
 
     let selection = call.selection();
-    let items = entries.into_iter().map(|entry| (entry.row.id, entry)).collect();
+    let items = entries
+        .into_iter()
+        .map(|entry| (entry.row.id, entry))
+        .collect();
     let (page_entries, info) = paginate(items, page);
     let results = page_entries
         .iter()
@@ -165,7 +169,7 @@ async fn retrieve(call: &Call, scope: &Scope, id: i64) -> Result<Response<BoxBod
     Ok(call.json(StatusCode::OK, &body))
 }
 
-/// The stored custom-field data, or an empty object when it is not one.
+/// Returns the stored custom-field data, or an empty object when it is not one.
 fn custom_fields(stored: &Value) -> Value {
     match stored {
         Value::Object(_) => stored.clone(),
@@ -173,7 +177,7 @@ fn custom_fields(stored: &Value) -> Value {
     }
 }
 
-/// The full representation, in the plugin's field order.
+/// Builds the full representation, in the plugin's field order.
 pub fn represent(urls: &Urls, entry: &RoleEntry) -> Map<String, Value> {
     let row = &entry.row;
     let parent = row.parent.as_ref().map(|parent| {
@@ -254,11 +258,15 @@ const SORT_KEYS: &[(&str, SortKeyFn<RoleEntry>)] = &[
             .as_ref()
             .map_or(SortKey::Null, |parent| SortKey::Integer(parent.id))
     }),
-    ("created", |entry| timestamp_key(entry.row.created.as_deref())),
+    ("created", |entry| {
+        timestamp_key(entry.row.created.as_deref())
+    }),
     ("last_updated", |entry| {
         timestamp_key(entry.row.last_updated.as_deref())
     }),
-    ("secret_count", |entry| SortKey::Integer(entry.row.secret_count)),
+    ("secret_count", |entry| {
+        SortKey::Integer(entry.row.secret_count)
+    }),
     ("_depth", |entry| SortKey::Integer(entry.row.depth)),
 ];
 
@@ -433,7 +441,7 @@ fn tag_ids(by_id: bool, values: &[&str], entries: &[RoleEntry]) -> Result<Vec<i6
         .collect()
 }
 
-/// The given roles and all their descendants.
+/// Returns the given roles and all their descendants.
 fn subtree_ids(roots: &[i64], entries: &[RoleEntry]) -> HashSet<i64> {
     let mut ids: HashSet<i64> = roots.iter().copied().collect();
 
@@ -452,20 +460,22 @@ fn subtree_ids(roots: &[i64], entries: &[RoleEntry]) -> HashSet<i64> {
     }
 }
 
-/// One write of a batch.
-enum Write {
-    Create(RoleInput),
-    Update { id: i64, input: RoleInput },
+/// One write of a batch: a create without `id`, else an update. `tags` were resolved
+/// against NetBox before the transaction.
+struct Write {
+    id: Option<i64>,
+    input: RoleInput,
+    tags: Option<Vec<TagRow>>,
 }
 
-/// Why one write of a batch failed.
+/// The reason one write of a batch failed.
 enum WriteFailure {
     Fields(Map<String, Value>),
     NotFound,
     Forbidden,
 }
 
-/// What a batch did: every write succeeded, or the failures by position and nothing was kept.
+/// The result of a batch: every written role, or the failures by position with nothing kept.
 type BatchOutcome = Result<Vec<RoleEntry>, Vec<(usize, WriteFailure)>>;
 
 /// Savepoint that lets a failed batch roll back while the store's transaction commits.
@@ -483,15 +493,21 @@ async fn create(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiErro
                     .collect();
                 bulk_input_error(errors, items.len(), "created", "index")
             })?;
-            (inputs.into_iter().map(Write::Create).collect(), true)
+            (
+                inputs.into_iter().map(|input| (None, input)).collect(),
+                true,
+            )
         }
         single => {
             let input = parse_role(single, false).map_err(ApiError::Fields)?;
-            (vec![Write::Create(input)], false)
+            (vec![(None, input)], false)
         }
     };
 
-    let outcome = run_batch(call, scope, writes).await?;
+    let outcome = match prepare(call, writes).await? {
+        Ok(writes) => run_batch(call, scope, writes).await?,
+        Err(failures) => Err(failures),
+    };
     reply_batch(call, StatusCode::CREATED, outcome, is_list, "created")
 }
 
@@ -504,26 +520,35 @@ async fn update_one(
     let payload = call.payload(FormBodies::Rejected).await?;
     let input = parse_role(&payload.data, partial).map_err(ApiError::Fields)?;
 
-    let outcome = run_batch(call, scope, vec![Write::Update { id, input }]).await?;
+    let outcome = match prepare(call, vec![(Some(id), input)]).await? {
+        Ok(writes) => run_batch(call, scope, writes).await?,
+        Err(failures) => Err(failures),
+    };
     reply_batch(call, StatusCode::OK, outcome, false, "updated")
 }
 
-async fn bulk_update(call: &Call, scope: &Scope, partial: bool) -> Result<Response<BoxBody>, ApiError> {
+async fn bulk_update(
+    call: &Call,
+    scope: &Scope,
+    partial: bool,
+) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Rejected).await?;
     let items = bulk_items(&payload.data)?;
 
     let ids = bulk_ids(items)?;
     let inputs = parse_batch(items, partial).map_err(|errors| {
-        let errors = errors.into_iter().map(|(index, fields)| (ids[index], fields)).collect();
+        let errors = errors
+            .into_iter()
+            .map(|(index, fields)| (ids[index], fields))
+            .collect();
         bulk_input_error(errors, items.len(), "updated", "id")
     })?;
-    let writes = ids
-        .iter()
-        .zip(inputs)
-        .map(|(id, input)| Write::Update { id: *id, input })
-        .collect();
+    let writes = ids.iter().map(|id| Some(*id)).zip(inputs).collect();
 
-    let outcome = run_batch(call, scope, writes).await?;
+    let outcome = match prepare(call, writes).await? {
+        Ok(writes) => run_batch(call, scope, writes).await?,
+        Err(failures) => Err(failures),
+    };
     match outcome {
         Ok(entries) => Ok(reply_entries(call, StatusCode::OK, &entries, true)),
         Err(failures) => Err(bulk_failure(failures, items.len(), &ids, "updated")),
@@ -536,7 +561,10 @@ fn bulk_items(data: &Value) -> Result<&Vec<Value>, ApiError> {
         Value::Array(items) => Ok(items),
         other => Err(ApiError::field(
             "non_field_errors",
-            format!("Expected a list of items but got type \"{}\".", python_type(other)),
+            format!(
+                "Expected a list of items but got type \"{}\".",
+                python_type(other)
+            ),
         )),
     }
 }
@@ -570,8 +598,43 @@ fn bulk_ids(items: &[Value]) -> Result<Vec<i64>, ApiError> {
     ))
 }
 
+/// Resolves the tags of every input against NetBox. A reference NetBox does not know fails
+/// that input; NetBox being unreachable fails the request.
+async fn prepare(
+    call: &Call,
+    inputs: Vec<(Option<i64>, RoleInput)>,
+) -> Result<Result<Vec<Write>, Vec<(usize, WriteFailure)>>, ApiError> {
+    let mut writes = Vec::with_capacity(inputs.len());
+    let mut failures = Vec::new();
+
+    for (position, (id, input)) in inputs.into_iter().enumerate() {
+        let tags = match &input.tags {
+            None => None,
+            Some(value) => match resolve_tags(call, value).await {
+                Ok(tags) => Some(tags),
+                Err(ApiError::Fields(fields)) => {
+                    failures.push((position, WriteFailure::Fields(fields)));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        writes.push(Write { id, input, tags });
+    }
+
+    if failures.is_empty() {
+        Ok(Ok(writes))
+    } else {
+        Ok(Err(failures))
+    }
+}
+
 /// Runs writes in one store transaction; when any fails, none is kept.
-async fn run_batch(call: &Call, scope: &Scope, writes: Vec<Write>) -> Result<BatchOutcome, ApiError> {
+async fn run_batch(
+    call: &Call,
+    scope: &Scope,
+    writes: Vec<Write>,
+) -> Result<BatchOutcome, ApiError> {
     let scope = scope.clone();
 
     let outcome = call
@@ -597,12 +660,11 @@ fn apply_writes(
     scope: &Scope,
     writes: Vec<Write>,
 ) -> Result<BatchOutcome, StoreError> {
-    let tags_known = known_tags(connection)?;
     let mut written = Vec::new();
     let mut failures = Vec::new();
 
     for (position, write) in writes.into_iter().enumerate() {
-        match apply_write(connection, scope, &tags_known, write)? {
+        match apply_write(connection, scope, write)? {
             Ok(id) => written.push(id),
             Err(failure) => failures.push((position, failure)),
         }
@@ -625,19 +687,19 @@ fn apply_writes(
 fn apply_write(
     connection: &rusqlite::Connection,
     scope: &Scope,
-    tags_known: &[TagRow],
     write: Write,
 ) -> Result<Result<i64, WriteFailure>, StoreError> {
     let roles = secret_roles::list(connection)?;
-    let (current, input) = match write {
-        Write::Create(input) => (None, input),
-        Write::Update { id, input } => match roles.iter().find(|row| row.id == id) {
-            Some(row) if in_scope(scope, row) => (Some(row.clone()), input),
+    let Write { id, input, tags } = write;
+    let current = match id {
+        None => None,
+        Some(id) => match roles.iter().find(|row| row.id == id) {
+            Some(row) if in_scope(scope, row) => Some(row.clone()),
             _ => return Ok(Err(WriteFailure::NotFound)),
         },
     };
 
-    let resolved = match resolve_input(&input, current.as_ref(), &roles, tags_known) {
+    let resolved = match resolve_input(&input, current.as_ref(), &roles, tags) {
         Ok(resolved) => resolved,
         Err(fields) => return Ok(Err(WriteFailure::Fields(fields))),
     };
@@ -672,24 +734,36 @@ struct Resolved {
     tags: Option<Vec<TagRow>>,
 }
 
-/// Resolves `parent` and `tags` and checks that name and slug are free.
+/// Resolves `parent` and checks that name and slug are free.
 fn resolve_input(
     input: &RoleInput,
     current: Option<&SecretRoleRow>,
     roles: &[SecretRoleRow],
-    tags_known: &[TagRow],
+    tags: Option<Vec<TagRow>>,
 ) -> Result<Resolved, Map<String, Value>> {
     let mut errors = Map::new();
     let own_id = current.map(|row| row.id);
 
     if let Some(name) = &input.name {
-        if roles.iter().any(|row| row.name == *name && Some(row.id) != own_id) {
-            errors.insert("name".into(), json!(["Secret Role with this name already exists."]));
+        if roles
+            .iter()
+            .any(|row| row.name == *name && Some(row.id) != own_id)
+        {
+            errors.insert(
+                "name".into(),
+                json!(["Secret Role with this name already exists."]),
+            );
         }
     }
     if let Some(slug) = &input.slug {
-        if roles.iter().any(|row| row.slug == *slug && Some(row.id) != own_id) {
-            errors.insert("slug".into(), json!(["Secret Role with this slug already exists."]));
+        if roles
+            .iter()
+            .any(|row| row.slug == *slug && Some(row.id) != own_id)
+        {
+            errors.insert(
+                "slug".into(),
+                json!(["Secret Role with this slug already exists."]),
+            );
         }
     }
 
@@ -700,17 +774,6 @@ fn resolve_input(
             Ok(id) => Some(Some(id)),
             Err(message) => {
                 errors.insert("parent".into(), json!([message]));
-                None
-            }
-        },
-    };
-
-    let tags = match &input.tags {
-        None => None,
-        Some(references) => match resolve_tags(references, tags_known) {
-            Ok(tags) => Some(tags),
-            Err(message) => {
-                errors.insert("tags".into(), json!([message]));
                 None
             }
         },
@@ -769,7 +832,7 @@ fn new_role(input: &RoleInput, resolved: &Resolved) -> NewSecretRole {
     }
 }
 
-/// The update of a stored role; given custom fields are merged into the stored ones.
+/// Builds the update of a stored role. Given custom fields are merged into the stored ones.
 fn changes(input: &RoleInput, resolved: &Resolved, current: &SecretRoleRow) -> SecretRoleChanges {
     let custom_fields = input.custom_fields.as_ref().map(|given| {
         let mut merged = match &current.custom_fields {
@@ -837,7 +900,12 @@ fn reply_batch(
     })
 }
 
-fn reply_entries(call: &Call, status: StatusCode, entries: &[RoleEntry], is_list: bool) -> Response<BoxBody> {
+fn reply_entries(
+    call: &Call,
+    status: StatusCode,
+    entries: &[RoleEntry],
+    is_list: bool,
+) -> Response<BoxBody> {
     let selection = call.selection();
     let mut bodies: Vec<Value> = entries
         .iter()
@@ -864,8 +932,16 @@ fn bulk_failure_by_index(failures: Vec<(usize, WriteFailure)>, verb: &str) -> Ap
 
 /// NetBox 4.7's bulk envelope for failed updates, keyed by object id. Missing objects are
 /// reported as a failed lookup.
-fn bulk_failure(failures: Vec<(usize, WriteFailure)>, total: usize, ids: &[i64], verb: &str) -> ApiError {
-    let verb = if failures.iter().any(|(_, failure)| matches!(failure, WriteFailure::NotFound)) {
+fn bulk_failure(
+    failures: Vec<(usize, WriteFailure)>,
+    total: usize,
+    ids: &[i64],
+    verb: &str,
+) -> ApiError {
+    let verb = if failures
+        .iter()
+        .any(|(_, failure)| matches!(failure, WriteFailure::NotFound))
+    {
         "found"
     } else {
         verb
@@ -877,12 +953,18 @@ fn bulk_failure(failures: Vec<(usize, WriteFailure)>, total: usize, ids: &[i64],
     let count = errors.len();
 
     let detail = format!("{count} of {total} objects could not be {verb}.");
-    ApiError::Json(StatusCode::BAD_REQUEST, json!({"detail": detail, "errors": errors}))
+    ApiError::Json(
+        StatusCode::BAD_REQUEST,
+        json!({"detail": detail, "errors": errors}),
+    )
 }
 
 fn bulk_envelope(errors: Vec<Value>, total: usize, verb: &str) -> ApiError {
     let detail = format!("{} of {total} objects could not be {verb}.", errors.len());
-    ApiError::Json(StatusCode::BAD_REQUEST, json!({"detail": detail, "errors": errors}))
+    ApiError::Json(
+        StatusCode::BAD_REQUEST,
+        json!({"detail": detail, "errors": errors}),
+    )
 }
 
 /// Input errors found before touching the store, as a bulk envelope.
@@ -902,7 +984,9 @@ fn bulk_input_error(
 fn failure_body(failure: WriteFailure) -> Value {
     match failure {
         WriteFailure::Fields(fields) => Value::Object(fields),
-        WriteFailure::NotFound => json!({"detail": format!("No {MODEL_NAME} matches the given query.")}),
+        WriteFailure::NotFound => {
+            json!({"detail": format!("No {MODEL_NAME} matches the given query.")})
+        }
         WriteFailure::Forbidden => json!({"detail": super::error::NO_PERMISSION}),
     }
 }
@@ -923,7 +1007,12 @@ async fn bulk_delete(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, Ap
 
 /// Deletes roles (and by cascade their descendants) in one transaction. A role that a secret
 /// uses, directly or through a descendant, blocks the whole request with 409.
-async fn delete_roles(call: &Call, scope: &Scope, ids: Vec<i64>, bulk: bool) -> Result<(), ApiError> {
+async fn delete_roles(
+    call: &Call,
+    scope: &Scope,
+    ids: Vec<i64>,
+    bulk: bool,
+) -> Result<(), ApiError> {
     let scope = scope.clone();
     let total = ids.len();
 
@@ -935,7 +1024,11 @@ async fn delete_roles(call: &Call, scope: &Scope, ids: Vec<i64>, bulk: bool) -> 
             let missing: Vec<i64> = ids
                 .iter()
                 .copied()
-                .filter(|id| !roles.iter().any(|row| row.id == *id && in_scope(&scope, row)))
+                .filter(|id| {
+                    !roles
+                        .iter()
+                        .any(|row| row.id == *id && in_scope(&scope, row))
+                })
                 .collect();
             if !missing.is_empty() {
                 return Ok(Err(DeleteFailure::Missing(missing)));
@@ -1067,7 +1160,10 @@ mod tests {
             ("q=about+snmp", &[4]),
             ("q=+", &[1, 2, 3, 4]),
             ("name__ic=s&parent_id=2", &[3]),
-            ("created__gte=2026-01-01&last_updated__empty=true", &[1, 2, 3, 4]),
+            (
+                "created__gte=2026-01-01&last_updated__empty=true",
+                &[1, 2, 3, 4],
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(matching(raw).unwrap(), *expected, "query {raw}");
@@ -1087,7 +1183,10 @@ mod tests {
                 Err(ApiError::Fields(fields)) => {
                     assert!(fields.contains_key(parameter), "query {raw}: {fields:?}")
                 }
-                other => panic!("query {raw}: expected field errors, got {:?}", other.is_ok()),
+                other => panic!(
+                    "query {raw}: expected field errors, got {:?}",
+                    other.is_ok()
+                ),
             }
         }
     }
