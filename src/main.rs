@@ -1,18 +1,14 @@
 //! Program entry: load the configuration, set up logging, bind, serve until a signal.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use http::StatusCode;
-use hyper::body::Incoming;
 
-use netbox_secrets_proxy::body::BoxBody;
+use netbox_secrets_proxy::api::ApiService;
 use netbox_secrets_proxy::config::{Cli, Command, Config};
 use netbox_secrets_proxy::error::AppError;
-use netbox_secrets_proxy::proxy::{self, OwnedHandler, RequestContext, Server, Upstream};
+use netbox_secrets_proxy::proxy::{OwnedHandler, Server, Upstream};
 use netbox_secrets_proxy::{shutdown, telemetry};
 
 fn main() -> ExitCode {
@@ -49,7 +45,9 @@ fn serve(config: Config) -> Result<(), AppError> {
 
     runtime.block_on(async {
         let upstream = Upstream::new(&config)?;
-        let handler: Arc<dyn OwnedHandler> = Arc::new(PlaceholderHandler);
+        let api = ApiService::from_config(&config, upstream.clone())
+            .map_err(|err| AppError::Handler(Box::new(err)))?;
+        let handler: Arc<dyn OwnedHandler> = Arc::new(api);
         let server = Server::bind(&config, upstream, handler).await?;
 
         tracing::info!(
@@ -62,24 +60,4 @@ fn serve(config: Config) -> Result<(), AppError> {
         tracing::info!("netbox-secrets-proxy stopped");
         Ok(())
     })
-}
-
-// TODO: replace with `crate::api::ApiService` once the secrets API lands; until then every
-// request under the secrets prefixes gets a 503 and is never forwarded.
-struct PlaceholderHandler;
-
-impl OwnedHandler for PlaceholderHandler {
-    fn handle(
-        &self,
-        _req: http::Request<Incoming>,
-        _ctx: RequestContext,
-    ) -> Pin<Box<dyn Future<Output = http::Response<BoxBody>> + Send + '_>> {
-        Box::pin(async {
-            proxy::response::detail(StatusCode::SERVICE_UNAVAILABLE, "secrets API not built yet")
-        })
-    }
-
-    fn ready(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
-        Box::pin(async { true })
-    }
 }

@@ -20,9 +20,12 @@ use super::{
     activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys,
 };
 use crate::body::{self, BoxBody};
+use crate::config::Config;
 use crate::netbox::{
-    check_csrf, Authenticator, CallerAuth, Credentials, NetBoxClient, ObjectResolver, RequestOrigin,
+    check_csrf, AuthSettings, Authenticator, CallerAuth, Credentials, NetBoxClient, ObjectResolver,
+    RequestOrigin,
 };
+use crate::proxy::Upstream;
 use crate::proxy::context::{ApiPrefix, RequestContext};
 use crate::proxy::OwnedHandler;
 use crate::store::Store;
@@ -56,7 +59,71 @@ pub struct ApiService {
     state: Arc<ApiState>,
 }
 
+/// Why the API could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiSetupError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the secrets database {path}: {source}")]
+    Store {
+        path: std::path::PathBuf,
+        source: crate::store::StoreError,
+    },
+}
+
 impl ApiService {
+    /// Opens the store and builds every part of the API from the configuration.
+    pub fn from_config(config: &Config, upstream: Upstream) -> Result<ApiService, ApiSetupError> {
+        let path = config.database_path();
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| ApiSetupError::DataDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let store = Store::open(&path).map_err(|source| ApiSetupError::Store { path, source })?;
+
+        let api_root = format!("{}api/", config.base_prefix());
+        let netbox = NetBoxClient::new(upstream);
+        let auth = Authenticator::new(
+            netbox.clone(),
+            AuthSettings {
+                api_root: api_root.clone(),
+                success_ttl: config.auth.success_ttl_secs,
+                failure_ttl: config.auth.failure_ttl_secs,
+                max_entries: config.auth.max_entries,
+                service_token: config.auth.service_token.clone(),
+            },
+        );
+        let objects = ObjectResolver::new(
+            netbox.clone(),
+            api_root.clone(),
+            config.secrets.object_types.clone(),
+            config.secrets.object_cache_ttl_secs,
+        );
+        let settings = ApiSettings {
+            public_key_size: config.secrets.public_key_size,
+            pages: PageSettings {
+                default_limit: config.secrets.paginate_count,
+                max_limit: config.secrets.max_page_size,
+            },
+            body_limit: usize::try_from(config.limits.api_body_bytes).unwrap_or(usize::MAX),
+            api_root,
+        };
+
+        Ok(ApiService::new(
+            store,
+            netbox,
+            auth,
+            objects,
+            Policy::new(&config.policy),
+            settings,
+        ))
+    }
+
     pub fn new(
         store: Store,
         netbox: NetBoxClient,

@@ -266,12 +266,15 @@ def test_ungranted_user_is_refused(created_secret, proxy_url, tokens):
     assert response.json() == {'detail': 'You do not have permission to perform this action.'}
 
 
-def test_read_only_token_cannot_write(created_secret, proxy_url, tokens, role, device):
+def test_read_only_token_cannot_write(created_secret, proxy_url, tokens):
+    # Alice's group may add user keys, so only the token's read-only flag can refuse this.
+    pair = api(proxy_url, '/generate-rsa-key-pair/', tokens['ALICE_V2_READONLY']).json()
     response = api(
-        proxy_url, '/secret-roles/', tokens['ALICE_V2_READONLY'], 'POST',
-        json={'name': 'Nope', 'slug': 'nope'},
+        proxy_url, '/user-keys/', tokens['ALICE_V2_READONLY'], 'POST',
+        json={'public_key': pair['public_key']},
     )
-    assert response.status_code == 403
+    assert response.status_code == 403, response.text
+    assert response.json() == {'detail': 'You do not have permission to perform this action.'}
 
 
 def test_hidden_device_hides_its_secrets(
