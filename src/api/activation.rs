@@ -20,7 +20,7 @@ const NO_ACTIVATE_PERMISSION: &str = "You do not have permission to activate use
 /// Largest number of target keys one request may name.
 const MAX_TARGETS: usize = 100;
 
-/// Why an activation did not happen. Nothing is written in any of these cases.
+/// Failure of an activation. Nothing is written in any of these cases.
 #[derive(Debug)]
 pub enum ActivationError {
     /// The caller's own master-key copy could not be opened.
@@ -37,7 +37,7 @@ impl From<UnlockError> for ActivationError {
     }
 }
 
-/// What a parsed activation request asks for.
+/// A parsed activation request.
 pub struct ActivationRequest {
     pub private_key: zeroize::Zeroizing<String>,
     /// Target ids, duplicates removed, first occurrence first.
@@ -92,11 +92,17 @@ pub fn parse_request(data: &Value, id_fields: &[&str]) -> Result<ActivationReque
 
     let private_key = match text_field(data, "private_key") {
         None => {
-            errors.insert("private_key".into(), json!([missing_text(data, "private_key")]));
+            errors.insert(
+                "private_key".into(),
+                json!([missing_text(data, "private_key")]),
+            );
             None
         }
         Some(text) if text.trim().is_empty() => {
-            errors.insert("private_key".into(), json!(["This field may not be blank."]));
+            errors.insert(
+                "private_key".into(),
+                json!(["This field may not be blank."]),
+            );
             None
         }
         Some(text) => Some(zeroize::Zeroizing::new(text.trim().to_string())),
@@ -141,7 +147,9 @@ fn parse_ids(value: Option<&Value>) -> Result<Vec<i64>, Value> {
         Some(single @ Value::String(_)) => vec![single],
         Some(other) => {
             let kind = python_type_name(other);
-            return Err(json!([format!("Expected a list of items but got type \"{kind}\".")]));
+            return Err(json!([format!(
+                "Expected a list of items but got type \"{kind}\"."
+            )]));
         }
     };
 
@@ -205,7 +213,7 @@ pub async fn activate(
         .map_err(|err| ActivationError::Failed(err.to_string()))?
 }
 
-/// The body of the activation transaction. The RSA-OAEP encryptions run here, on the store's
+/// Runs the activation transaction. The RSA-OAEP encryptions run here, on the store's
 /// blocking thread, before the first write.
 fn activate_in(
     connection: &rusqlite::Connection,
@@ -249,7 +257,7 @@ fn missing_ids(requested: &[i64], found: &[UserKeyRow]) -> Vec<i64> {
         .collect()
 }
 
-/// The 404 for ids that name no user key.
+/// Builds the 404 for ids that name no user key.
 fn missing_keys(ids: &[i64]) -> ApiError {
     let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
     let message = format!("User keys not found: {}", listed.join(", "));
@@ -282,7 +290,8 @@ mod tests {
 
     #[test]
     fn ids_are_deduplicated_in_order() {
-        let request = parse(json!({"private_key": " pem ", "user_key_ids": [3, 1, 3, 2, 1]})).unwrap();
+        let request =
+            parse(json!({"private_key": " pem ", "user_key_ids": [3, 1, 3, 2, 1]})).unwrap();
         assert_eq!(request.ids, vec![3, 1, 2]);
         assert_eq!(request.private_key.as_str(), "pem");
     }
@@ -338,7 +347,9 @@ mod tests {
     #[test]
     fn too_many_ids_are_rejected() {
         let ids: Vec<i64> = (1..=101).collect();
-        let errors = parse(json!({"private_key": "pem", "user_key_ids": ids})).err().unwrap();
+        let errors = parse(json!({"private_key": "pem", "user_key_ids": ids}))
+            .err()
+            .unwrap();
         assert_eq!(
             errors,
             json!({"user_key_ids": ["Ensure this field has no more than 100 elements."]})
@@ -377,5 +388,74 @@ mod tests {
             mapped,
             ApiError::Detail(StatusCode::FORBIDDEN, ref text) if text == NO_ACTIVATE_PERMISSION
         ));
+    }
+
+    mod transactions {
+        use super::*;
+        use crate::crypto::UserPrivateKey;
+        use crate::store::testing;
+        use crate::store::user_keys::{self, tests::new_key};
+
+        const FORMATS: &str = include_str!("../../tests/fixtures/vectors/formats.json");
+
+        fn vector(name: &str) -> String {
+            let formats: Value = serde_json::from_str(FORMATS).unwrap();
+            formats[name].as_str().unwrap().to_string()
+        }
+
+        fn add_key(connection: &rusqlite::Connection, user_id: i64, name: &str) -> i64 {
+            let mut key = new_key(user_id, name);
+            key.public_key = vector("rsa_public_key_spki_pem");
+            user_keys::insert(connection, &key).unwrap().id
+        }
+
+        #[test]
+        fn targets_get_master_key_in_username_order() {
+            let (_dir, connection) = testing::connection();
+            let carol = add_key(&connection, 3, "carol");
+            let bob = add_key(&connection, 2, "bob");
+            let master_key = MasterKey::generate();
+
+            let activated = activate_in(&connection, &[carol, bob], &master_key).unwrap();
+
+            assert_eq!(activated.ok(), Some(vec![bob, carol]));
+            let private_key = UserPrivateKey::parse(&vector("rsa_private_key_pkcs1_pem")).unwrap();
+            for id in [bob, carol] {
+                let row = user_keys::get(&connection, id).unwrap().unwrap();
+                let copy = private_key.decrypt_master_key(&row.master_key_cipher.unwrap());
+                assert_eq!(copy.unwrap().as_bytes(), master_key.as_bytes());
+            }
+        }
+
+        #[test]
+        fn missing_target_activates_nothing() {
+            let (_dir, connection) = testing::connection();
+            let bob = add_key(&connection, 2, "bob");
+
+            let outcome = activate_in(&connection, &[bob, 9999], &MasterKey::generate()).unwrap();
+
+            assert!(matches!(outcome, Err(ActivationError::Missing(ref ids)) if ids == &[9999]));
+            assert!(!user_keys::get(&connection, bob)
+                .unwrap()
+                .unwrap()
+                .is_active());
+        }
+
+        #[test]
+        fn unusable_public_key_fails_before_writing() {
+            let (_dir, connection) = testing::connection();
+            let bob = add_key(&connection, 2, "bob");
+            let broken = user_keys::insert(&connection, &new_key(4, "dave"))
+                .unwrap()
+                .id;
+
+            let outcome = activate_in(&connection, &[bob, broken], &MasterKey::generate()).unwrap();
+
+            assert!(matches!(outcome, Err(ActivationError::Failed(_))));
+            assert!(!user_keys::get(&connection, bob)
+                .unwrap()
+                .unwrap()
+                .is_active());
+        }
     }
 }

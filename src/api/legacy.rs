@@ -12,8 +12,8 @@ use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model};
 use super::request::{as_integer, FormBodies};
 use super::session_keys::{
-    delete_own, issue, own_session_key, preserve_requested, set_session_cookie,
-    text_field, Issued, UnlockError,
+    delete_own, issue, own_session_key, preserve_requested, set_session_cookie, text_field, Issued,
+    UnlockError,
 };
 use super::user_keys;
 use crate::body::BoxBody;
@@ -61,7 +61,7 @@ pub async fn handle_get_session_key(call: &Call) -> Result<Response<BoxBody>, Ap
     Ok(response)
 }
 
-/// `activate-user-key/` (plugin 2.x and 3.0): the answer is a bare JSON string. Unlike those
+/// `activate-user-key/` (plugin 2.x and 3.0): the response is a bare JSON string. Unlike those
 /// versions, a missing target id activates nothing.
 pub async fn handle_activate_user_key(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     if call.method != Method::POST {
@@ -92,7 +92,7 @@ fn missing_key(ids: &[i64]) -> ApiError {
     )
 }
 
-/// The older versions always wrote "keys", even for one.
+/// Formats the older success message, which always says "keys", even for one.
 fn legacy_success_message(count: usize) -> String {
     format!("Successfully activated {count} user keys.")
 }
@@ -126,7 +126,7 @@ async fn show(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
     Ok(call.json(StatusCode::OK, &body))
 }
 
-/// POST answers 200 whenever `preserve_key` was requested, even when a new key was made, and
+/// Issues a session key: the response is 200 whenever `preserve_key` was requested, even when a new key was made, and
 /// 201 otherwise, as plugin 3.0 did.
 async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Accepted).await?;
@@ -227,7 +227,7 @@ fn not_found_envelope(unknown: &[i64], total: usize) -> ApiError {
     )
 }
 
-/// The older representation: `{"pk", "id", "url", "display", "userkey", "session_key",
+/// Renders the older representation: `{"pk", "id", "url", "display", "userkey", "session_key",
 /// "created"}`, with `display` = `<username> (RSA)`.
 fn representation(
     call: &Call,
@@ -238,7 +238,10 @@ fn representation(
     let mut fields = serde_json::Map::new();
     fields.insert("pk".into(), json!(row.id));
     fields.insert("id".into(), json!(row.id));
-    fields.insert("url".into(), json!(call.urls.api("session-keys", Some(row.id))));
+    fields.insert(
+        "url".into(),
+        json!(call.urls.api("session-keys", Some(row.id))),
+    );
     fields.insert("display".into(), json!(display(user_key)));
     fields.insert("userkey".into(), user_keys::brief(&call.urls, user_key));
     fields.insert("session_key".into(), json!(session_key));
@@ -256,7 +259,10 @@ mod tests {
 
     #[test]
     fn bulk_ids_read_objects() {
-        assert_eq!(bulk_ids(&json!([{"id": 3}, {"id": "4"}])).ok(), Some(vec![3, 4]));
+        assert_eq!(
+            bulk_ids(&json!([{"id": 3}, {"id": "4"}])).ok(),
+            Some(vec![3, 4])
+        );
         assert!(bulk_ids(&json!([])).is_err());
         assert!(bulk_ids(&json!({"id": 3})).is_err());
         assert!(bulk_ids(&json!([{"name": "x"}])).is_err());
@@ -274,7 +280,10 @@ mod tests {
 
     #[test]
     fn legacy_messages() {
-        assert_eq!(legacy_success_message(1), "Successfully activated 1 user keys.");
+        assert_eq!(
+            legacy_success_message(1),
+            "Successfully activated 1 user keys."
+        );
         let ApiError::Text(status, text) = missing_key(&[7, 8]) else {
             panic!("expected a text error");
         };

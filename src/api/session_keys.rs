@@ -24,11 +24,12 @@ use crate::store::{self, StoreError};
 pub const NO_SESSION_KEY: &str = "No active session key found";
 
 /// `Set-Cookie` value that removes the session-key cookie, as Django's `delete_cookie` writes it.
-const CLEARED_COOKIE: &str = "netbox_secrets_sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; \
+const CLEARED_COOKIE: &str =
+    "netbox_secrets_sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; \
                               Max-Age=0; Path=/";
 
-/// Why the caller's own copy of the master key could not be opened. The messages are the
-/// plugin's, sent as plain text by the session-key endpoints and as `{"error": ...}` by
+/// Failure to open the caller's own copy of the master key. The messages are the plugin's,
+/// sent as plain text by the session-key endpoints and as `{"error": ...}` by
 /// activation.
 #[derive(Debug, thiserror::Error)]
 pub enum UnlockError {
@@ -40,7 +41,7 @@ pub enum UnlockError {
     Inactive,
     #[error("Invalid private key.")]
     InvalidPrivateKey,
-    /// A passphrase-protected or OpenSSH private key: the message says which format to send.
+    /// A passphrase-protected or OpenSSH private key: the message names the format to send instead.
     #[error("Invalid private key: {0}")]
     UnsupportedFormat(PrivateKeyError),
     /// A failure on our side, passed through unchanged.
@@ -49,7 +50,7 @@ pub enum UnlockError {
 }
 
 impl UnlockError {
-    /// The plain-text 400 of the session-key endpoints.
+    /// Converts to the plain-text 400 of the session-key endpoints.
     pub fn into_text(self) -> ApiError {
         match self {
             UnlockError::Failed(err) => err,
@@ -57,11 +58,14 @@ impl UnlockError {
         }
     }
 
-    /// The JSON 400 `{"error": ...}` of the activation endpoint.
+    /// Converts to the JSON 400 `{"error": ...}` of the activation endpoint.
     pub fn into_json(self) -> ApiError {
         match self {
             UnlockError::Failed(err) => err,
-            other => ApiError::Json(StatusCode::BAD_REQUEST, json!({ "error": other.to_string() })),
+            other => ApiError::Json(
+                StatusCode::BAD_REQUEST,
+                json!({ "error": other.to_string() }),
+            ),
         }
     }
 }
@@ -110,9 +114,13 @@ async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let private_key = text_field(&payload.data, "private_key");
     let preserve = preserve_requested(&payload.data, &call.query);
 
-    let issued = issue(call, private_key.as_deref().map(|key| key.as_str()), preserve)
-        .await
-        .map_err(UnlockError::into_text)?;
+    let issued = issue(
+        call,
+        private_key.as_deref().map(|key| key.as_str()),
+        preserve,
+    )
+    .await
+    .map_err(UnlockError::into_text)?;
 
     let status = match issued.preserved {
         true => StatusCode::OK,
@@ -135,7 +143,7 @@ async fn delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     Ok(response)
 }
 
-/// The 3.x representation: `{"id", "userkey", "session_key", "created"}`.
+/// Renders the 3.x representation: `{"id", "userkey", "session_key", "created"}`.
 fn representation(
     call: &Call,
     user_key: &UserKeyRow,
@@ -155,9 +163,7 @@ pub fn no_session_key() -> ApiError {
 }
 
 /// Returns the caller's user key and session key, when both exist.
-pub async fn own_session_key(
-    call: &Call,
-) -> Result<Option<(UserKeyRow, SessionKeyRow)>, ApiError> {
+pub async fn own_session_key(call: &Call) -> Result<Option<(UserKeyRow, SessionKeyRow)>, ApiError> {
     let user_id = call.caller.user().id;
 
     let found = call
@@ -181,12 +187,12 @@ pub async fn delete_own(call: &Call) -> Result<bool, ApiError> {
     let deleted = call
         .state
         .store
-        .write(move |transaction| {
-            match store::user_keys::get_by_user_id(transaction, user_id)? {
+        .write(
+            move |transaction| match store::user_keys::get_by_user_id(transaction, user_id)? {
                 Some(user_key) => store::session_keys::delete_by_userkey(transaction, user_key.id),
                 None => Ok(false),
-            }
-        })
+            },
+        )
         .await?;
     Ok(deleted)
 }
@@ -246,7 +252,9 @@ pub async fn unlock_own_master_key(
 /// formats a user can fix by converting the key.
 pub fn open_master_key(pem: &str, cipher: &[u8]) -> Result<MasterKey, UnlockError> {
     let private_key = UserPrivateKey::parse(pem).map_err(|err| match err {
-        PrivateKeyError::Encrypted | PrivateKeyError::OpenSsh => UnlockError::UnsupportedFormat(err),
+        PrivateKeyError::Encrypted | PrivateKeyError::OpenSsh => {
+            UnlockError::UnsupportedFormat(err)
+        }
         PrivateKeyError::Invalid(_) | PrivateKeyError::Public => UnlockError::InvalidPrivateKey,
     })?;
 
@@ -448,7 +456,10 @@ mod tests {
 
     #[test]
     fn preserve_key_in_body_beats_query() {
-        assert!(!preserve(json!({"preserve_key": false}), "preserve_key=true"));
+        assert!(!preserve(
+            json!({"preserve_key": false}),
+            "preserve_key=true"
+        ));
     }
 
     #[test]
@@ -485,9 +496,18 @@ mod tests {
     #[test]
     fn unlock_errors_use_plugin_texts() {
         let cases = [
-            (UnlockError::MissingPrivateKey, "Private key was not provided."),
-            (UnlockError::NoUserKey, "No UserKey found for the current user."),
-            (UnlockError::Inactive, "UserKey has not been activated for decryption."),
+            (
+                UnlockError::MissingPrivateKey,
+                "Private key was not provided.",
+            ),
+            (
+                UnlockError::NoUserKey,
+                "No UserKey found for the current user.",
+            ),
+            (
+                UnlockError::Inactive,
+                "UserKey has not been activated for decryption.",
+            ),
             (UnlockError::InvalidPrivateKey, "Invalid private key."),
         ];
         for (error, text) in cases {

@@ -30,7 +30,7 @@ const BRIEF_FIELDS: [&str; 3] = ["id", "url", "display"];
 /// The model name in 404 details.
 const MODEL_NAME: &str = "UserKey";
 
-/// Message for a second key of the same user, which the plugin answers with a 500.
+/// Message for a second key of the same user, for which the plugin returns a 500.
 const DUPLICATE_USER: &str = "User Key with this User already exists.";
 
 /// Message for a public-key change that would leave no key able to open existing secrets.
@@ -62,7 +62,7 @@ pub async fn handle_detail(call: &Call, id: i64) -> Result<Response<BoxBody>, Ap
     }
 }
 
-/// The brief form: `{"id", "url", "display"}`, where `display` is the owner's username.
+/// Renders the brief form `{"id", "url", "display"}`, where `display` is the owner's username.
 pub fn brief(urls: &Urls, key: &UserKeyRow) -> Value {
     json!({
         "id": key.id,
@@ -71,7 +71,7 @@ pub fn brief(urls: &Urls, key: &UserKeyRow) -> Value {
     })
 }
 
-/// The full representation, in the plugin's field order.
+/// Renders the full representation, in the plugin's field order.
 fn render(urls: &Urls, key: &UserKeyRow, tags: &[TagRow]) -> Map<String, Value> {
     let mut fields = Map::new();
     fields.insert("id".into(), json!(key.id));
@@ -108,8 +108,8 @@ async fn list_keys(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         })
         .await?;
 
-    let mut selected: Vec<&UserKeyRow> = keys
-        .iter()
+    let mut selected: Vec<UserKeyRow> = keys
+        .into_iter()
         .filter(|key| filter.matches(key) && custom.matches(key, &tags))
         .collect();
     sort(&mut selected, call.query.get("ordering"));
@@ -119,7 +119,12 @@ async fn list_keys(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let (rows, info) = paginate(items, page);
     let results = rows
         .into_iter()
-        .map(|key| selection.apply(render(&call.urls, key, tags_of(&tags, key.id)), &BRIEF_FIELDS))
+        .map(|key| {
+            selection.apply(
+                render(&call.urls, &key, tags_of(&tags, key.id)),
+                &BRIEF_FIELDS,
+            )
+        })
         .collect();
 
     Ok(call.json(StatusCode::OK, &envelope(results, info, &call.page_links())))
@@ -194,7 +199,10 @@ fn insert_key(
     input: UserKeyInput,
 ) -> Result<WriteOutcome, StoreError> {
     if user_keys::get_by_user_id(connection, owner.id)?.is_some() {
-        return Ok(WriteOutcome::Rejected(ApiError::field("user", DUPLICATE_USER)));
+        return Ok(WriteOutcome::Rejected(ApiError::field(
+            "user",
+            DUPLICATE_USER,
+        )));
     }
     let Some(CheckedKey { text, key }) = input.public_key else {
         return Ok(WriteOutcome::Rejected(ApiError::field(
@@ -257,7 +265,7 @@ async fn update_key(
 }
 
 /// Applies an update. A new public key drops the key's master-key copy and ends its session
-/// key, because both belong to the old key pair; the change is refused when it would leave
+/// key, because both belong to the old key pair. The change is rejected when it would leave
 /// existing secrets without any active key.
 fn apply_update(
     connection: &rusqlite::Connection,
@@ -276,7 +284,10 @@ fn apply_update(
     if let Some(checked) = &new_key {
         let others_active = user_keys::count_active(connection)? - i64::from(current.is_active());
         if others_active == 0 && store::secrets::count(connection)? > 0 {
-            return Ok(WriteOutcome::Rejected(ApiError::field("public_key", ONLY_ACTIVE_KEY)));
+            return Ok(WriteOutcome::Rejected(ApiError::field(
+                "public_key",
+                ONLY_ACTIVE_KEY,
+            )));
         }
         // As in the plugin, saving a key while no key is active makes a new master key for it.
         if others_active == 0 {
@@ -326,7 +337,10 @@ async fn delete_key(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError>
 /// Deletes a key with its session key and tags, unless it is the last active key while
 /// secrets exist: those secrets would become unreadable, so NetBox's protected-delete 409 is
 /// returned with every secret listed.
-fn remove_key(connection: &rusqlite::Connection, id: i64) -> Result<Result<(), ApiError>, StoreError> {
+fn remove_key(
+    connection: &rusqlite::Connection,
+    id: i64,
+) -> Result<Result<(), ApiError>, StoreError> {
     let Some(current) = user_keys::get(connection, id)? else {
         return Ok(Err(ApiError::not_found(MODEL_NAME)));
     };
@@ -416,8 +430,14 @@ mod tests {
     #[test]
     fn representation_values() {
         let fields = render(&urls(), &row(), &[]);
-        assert_eq!(fields["url"], "https://nb.example/api/plugins/secrets/user-keys/1/");
-        assert_eq!(fields["display_url"], "https://nb.example/plugins/secrets/user-keys/1/");
+        assert_eq!(
+            fields["url"],
+            "https://nb.example/api/plugins/secrets/user-keys/1/"
+        );
+        assert_eq!(
+            fields["display_url"],
+            "https://nb.example/plugins/secrets/user-keys/1/"
+        );
         assert_eq!(fields["display"], "admin");
         assert_eq!(
             fields["user"],
@@ -456,5 +476,188 @@ mod tests {
             detail,
             "Unable to delete object. 2 dependent objects were found: a (3), b (12)"
         );
+    }
+
+    mod transactions {
+        use super::*;
+        use crate::crypto::UserPrivateKey;
+        use crate::store::secret_roles::{self, tests::new_role};
+        use crate::store::secrets::tests::new_secret;
+        use crate::store::testing;
+        use crate::store::user_keys::tests::new_key;
+
+        const FORMATS: &str = include_str!("../../tests/fixtures/vectors/formats.json");
+        const SSH_PUBLIC: &str = include_str!("../../tests/fixtures/keys/vector-ssh-rsa.pub");
+
+        fn vector(name: &str) -> String {
+            let formats: Value = serde_json::from_str(FORMATS).unwrap();
+            formats[name].as_str().unwrap().to_string()
+        }
+
+        fn input(public_key: &str) -> UserKeyInput {
+            let key = input::check_public_key(public_key, 2048).unwrap();
+            UserKeyInput {
+                public_key: Some(CheckedKey {
+                    text: public_key.trim().to_string(),
+                    key,
+                }),
+                user: None,
+                tags: None,
+                custom_fields: None,
+            }
+        }
+
+        fn owner(id: i64, username: &str) -> KeyOwner {
+            KeyOwner {
+                id,
+                username: username.into(),
+                display: username.into(),
+            }
+        }
+
+        fn inserted(connection: &rusqlite::Connection, id: i64, name: &str) -> UserKeyRow {
+            let public_key = vector("rsa_public_key_spki_pem");
+            match insert_key(connection, owner(id, name), input(&public_key)).unwrap() {
+                WriteOutcome::Done(row) => row,
+                WriteOutcome::Rejected(err) => panic!("insert rejected: {err:?}"),
+            }
+        }
+
+        fn add_secret(connection: &rusqlite::Connection) {
+            let role = secret_roles::insert(connection, &new_role("Login", None)).unwrap();
+            crate::store::secrets::insert(connection, &new_secret(1, role.id, "admin")).unwrap();
+        }
+
+        fn field_error(outcome: WriteOutcome, field: &str) -> Value {
+            match outcome {
+                WriteOutcome::Rejected(ApiError::Fields(fields)) => fields[field].clone(),
+                WriteOutcome::Rejected(other) => panic!("unexpected error {other:?}"),
+                WriteOutcome::Done(_) => panic!("write was not rejected"),
+            }
+        }
+
+        #[test]
+        fn first_key_creates_master_key() {
+            let (_dir, connection) = testing::connection();
+
+            let first = inserted(&connection, 1, "admin");
+            let second = inserted(&connection, 2, "bob");
+
+            assert!(first.is_active());
+            assert!(!second.is_active());
+            let private_key = UserPrivateKey::parse(&vector("rsa_private_key_pkcs1_pem")).unwrap();
+            let cipher = first.master_key_cipher.unwrap();
+            assert!(private_key.decrypt_master_key(&cipher).is_ok());
+        }
+
+        #[test]
+        fn second_key_for_user_is_a_field_error() {
+            let (_dir, connection) = testing::connection();
+            inserted(&connection, 1, "admin");
+
+            let outcome = insert_key(&connection, owner(1, "admin"), input(SSH_PUBLIC)).unwrap();
+
+            assert_eq!(field_error(outcome, "user"), json!([DUPLICATE_USER]));
+        }
+
+        #[test]
+        fn public_key_change_blocked_for_only_active_key() {
+            let (_dir, connection) = testing::connection();
+            let key = inserted(&connection, 1, "admin");
+            add_secret(&connection);
+
+            let outcome = apply_update(&connection, key.id, input(SSH_PUBLIC)).unwrap();
+
+            assert_eq!(field_error(outcome, "public_key"), json!([ONLY_ACTIVE_KEY]));
+            assert!(user_keys::get(&connection, key.id)
+                .unwrap()
+                .unwrap()
+                .is_active());
+        }
+
+        #[test]
+        fn same_public_key_keeps_key_active() {
+            let (_dir, connection) = testing::connection();
+            let key = inserted(&connection, 1, "admin");
+            add_secret(&connection);
+
+            let public_key = vector("rsa_public_key_spki_pem");
+            let outcome = apply_update(&connection, key.id, input(&public_key)).unwrap();
+
+            assert!(matches!(outcome, WriteOutcome::Done(ref row) if row.is_active()));
+        }
+
+        #[test]
+        fn public_key_change_deactivates_and_ends_session() {
+            let (_dir, connection) = testing::connection();
+            let admin = inserted(&connection, 1, "admin");
+            let bob = inserted(&connection, 2, "bob");
+            user_keys::set_master_key_cipher(&connection, bob.id, Some(&[1; 256])).unwrap();
+            store::session_keys::replace(&connection, admin.id, &[7; 32], "hash").unwrap();
+            add_secret(&connection);
+
+            let outcome = apply_update(&connection, admin.id, input(SSH_PUBLIC)).unwrap();
+
+            let WriteOutcome::Done(row) = outcome else {
+                panic!("update was rejected");
+            };
+            assert!(!row.is_active());
+            assert!(row.public_key.starts_with("ssh-rsa "));
+            let session = store::session_keys::get_by_userkey(&connection, admin.id).unwrap();
+            assert_eq!(session, None);
+        }
+
+        #[test]
+        fn last_active_key_with_secrets_is_protected() {
+            let (_dir, connection) = testing::connection();
+            let key = inserted(&connection, 1, "admin");
+            add_secret(&connection);
+
+            let result = remove_key(&connection, key.id).unwrap();
+
+            let Err(ApiError::Detail(status, detail)) = result else {
+                panic!("delete was not refused");
+            };
+            assert_eq!(status, StatusCode::CONFLICT);
+            assert!(detail
+                .starts_with("Unable to delete object. 1 dependent objects were found: admin ("));
+        }
+
+        #[test]
+        fn delete_removes_key_and_session() {
+            let (_dir, connection) = testing::connection();
+            let key = inserted(&connection, 1, "admin");
+            store::session_keys::replace(&connection, key.id, &[7; 32], "hash").unwrap();
+
+            assert!(remove_key(&connection, key.id).unwrap().is_ok());
+
+            assert_eq!(user_keys::get(&connection, key.id).unwrap(), None);
+            let session = store::session_keys::get_by_userkey(&connection, key.id).unwrap();
+            assert_eq!(session, None);
+        }
+
+        #[test]
+        fn key_sizes_are_checked() {
+            let small = input::check_public_key(&vector("rsa_public_key_spki_pem"), 4096);
+            let message = small.err().unwrap();
+            assert!(message.contains("2048 bits"), "{message}");
+            assert!(message.contains("4096 bits"), "{message}");
+
+            let large = include_str!("../../tests/fixtures/keys/rsa8192-public.pem");
+            assert!(input::check_public_key(large, 2048).is_ok());
+        }
+
+        #[test]
+        fn insert_with_other_user_key_rows() {
+            let (_dir, connection) = testing::connection();
+            user_keys::insert(&connection, &new_key(5, "carol")).unwrap();
+
+            let key = inserted(&connection, 1, "admin");
+
+            assert!(
+                key.is_active(),
+                "no key was active, so the new key gets the master key"
+            );
+        }
     }
 }

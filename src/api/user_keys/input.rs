@@ -35,7 +35,7 @@ pub struct UserKeyInput {
     pub custom_fields: Option<Map<String, Value>>,
 }
 
-/// How a payload names the key's owner.
+/// A reference to the key's owner in a payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserReference {
     Id(i64),
@@ -186,7 +186,11 @@ fn user_reference(value: &Value) -> Result<UserReference, String> {
              Received an unrecognized value: {value}"
         ));
     };
-    match (attributes.len(), attributes.get("id"), attributes.get("username")) {
+    match (
+        attributes.len(),
+        attributes.get("id"),
+        attributes.get("username"),
+    ) {
         (1, Some(id), None) => as_integer(id)
             .map(UserReference::Id)
             .ok_or_else(|| not_found_by_attributes(value)),
@@ -206,7 +210,11 @@ fn custom_fields_field(
     match fields.get("custom_fields")? {
         Value::Object(values) => Some(values.clone()),
         _ => {
-            add_error(errors, "custom_fields", "Invalid data. Expected a dictionary.");
+            add_error(
+                errors,
+                "custom_fields",
+                "Invalid data. Expected a dictionary.",
+            );
             None
         }
     }
@@ -247,7 +255,8 @@ async fn user_by_id(call: &Call, id: i64) -> Result<KeyOwner, ApiError> {
 }
 
 async fn user_by_username(call: &Call, username: &str) -> Result<KeyOwner, ApiError> {
-    let encoded = percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC);
+    let encoded =
+        percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC);
     let path = format!(
         "{}users/users/?brief=1&username={encoded}",
         call.state.settings.api_root
@@ -325,7 +334,10 @@ mod tests {
         let cases = [
             (json!({}), "This field is required."),
             (json!({"public_key": null}), "This field may not be null."),
-            (json!({"public_key": "  \n"}), "This field may not be blank."),
+            (
+                json!({"public_key": "  \n"}),
+                "This field may not be blank.",
+            ),
             (json!({"public_key": 5}), "Not a valid string."),
         ];
         for (data, message) in cases {
@@ -356,7 +368,8 @@ mod tests {
 
     #[test]
     fn owner_reads_brief_user() {
-        let owner = owner_from(&json!({"id": 3, "url": "u", "display": "bob (Bob B)", "username": "bob"}));
+        let owner =
+            owner_from(&json!({"id": 3, "url": "u", "display": "bob (Bob B)", "username": "bob"}));
         assert_eq!(
             owner,
             Some(KeyOwner {
@@ -373,6 +386,9 @@ mod tests {
         let mut errors = FieldErrors::new();
         let fields = json!({"custom_fields": "x"});
         assert!(custom_fields_field(fields.as_object().unwrap(), &mut errors).is_none());
-        assert_eq!(errors["custom_fields"], json!(["Invalid data. Expected a dictionary."]));
+        assert_eq!(
+            errors["custom_fields"],
+            json!(["Invalid data. Expected a dictionary."])
+        );
     }
 }

@@ -9,9 +9,9 @@ use super::super::request::Query;
 use crate::store::tags::TagRow;
 use crate::store::user_keys::UserKeyRow;
 
-/// The declared filters; parameters not listed here are rejected as unknown.
+/// Declares the filters. Parameters not listed here are rejected as unknown.
 pub fn filter_set() -> FilterSet<UserKeyRow> {
-    FilterSet::new()
+    FilterSet::<UserKeyRow>::new()
         .integer("id", |key| Some(key.id))
         .integer("user_id", |key| Some(key.user_id))
         .text("user", |key| Some(key.username.as_str()))
@@ -60,7 +60,10 @@ impl CustomFilters {
         // NetBox ANDs repeated `tag` values: every listed tag must be present.
         self.tag_slugs.iter().all(has_slug)
             && !self.excluded_tag_slugs.iter().any(has_slug)
-            && self.tag_ids.iter().all(|id| tags.iter().any(|tag| tag.id == *id))
+            && self
+                .tag_ids
+                .iter()
+                .all(|id| tags.iter().any(|tag| tag.id == *id))
     }
 }
 
@@ -87,14 +90,19 @@ fn integers(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
         .collect()
 }
 
+/// Reads the value one `?ordering=` name sorts by.
+type SortColumn = (&'static str, fn(&UserKeyRow) -> SortKey);
+
 /// Sorts by `?ordering=`; the rows arrive in the default order, by username.
-pub fn sort(keys: &mut [&UserKeyRow], ordering: Option<&str>) {
-    let columns: [(&str, fn(&&UserKeyRow) -> SortKey); 5] = [
+pub fn sort(keys: &mut [UserKeyRow], ordering: Option<&str>) {
+    let columns: [SortColumn; 5] = [
         ("id", |key| SortKey::Integer(key.id)),
         ("user", |key| SortKey::Text(key.username.clone())),
         ("public_key", |key| SortKey::Text(key.public_key.clone())),
         ("created", |key| text_or_null(key.created.as_deref())),
-        ("last_updated", |key| text_or_null(key.last_updated.as_deref())),
+        ("last_updated", |key| {
+            text_or_null(key.last_updated.as_deref())
+        }),
     ];
     order_by(keys, ordering, &columns);
 }
@@ -171,9 +179,11 @@ mod tests {
 
     #[test]
     fn ordering_by_id_descending() {
-        let rows = [key(1, "alice"), key(2, "bob")];
-        let mut refs: Vec<&UserKeyRow> = rows.iter().collect();
-        sort(&mut refs, Some("-id"));
-        assert_eq!(refs.iter().map(|row| row.id).collect::<Vec<_>>(), vec![2, 1]);
+        let mut rows = [key(1, "alice"), key(2, "bob")];
+        sort(&mut rows, Some("-id"));
+        assert_eq!(
+            rows.iter().map(|row| row.id).collect::<Vec<_>>(),
+            vec![2, 1]
+        );
     }
 }
