@@ -38,18 +38,33 @@ async fn main() {
     let client = reqwest_like::Client::new();
     let pair = generate_key_pair(2048).expect("key pair");
     let created = client
-        .send("POST", &format!("{base}/api/plugins/secrets/user-keys/"), None, Some(json!({"public_key": pair.public_pem})))
+        .send(
+            "POST",
+            &format!("{base}/api/plugins/secrets/user-keys/"),
+            None,
+            Some(json!({"public_key": pair.public_pem})),
+        )
         .await;
     assert_eq!(created.0, 201, "user key: {}", created.1);
     let role = client
-        .send("POST", &format!("{base}/api/plugins/secrets/secret-roles/"), None, Some(json!({"name": "Bench", "slug": "bench"})))
+        .send(
+            "POST",
+            &format!("{base}/api/plugins/secrets/secret-roles/"),
+            None,
+            Some(json!({"name": "Bench", "slug": "bench"})),
+        )
         .await;
     assert_eq!(role.0, 201, "role: {}", role.1);
 
     let session_body = json!({"private_key": pair.private_pem.as_str()});
     let session_url = format!("{base}/api/plugins/secrets/session-key/");
-    let session_create = median(50, || client.send("POST", &session_url, None, Some(session_body.clone()))).await;
-    let session = client.send("POST", &session_url, None, Some(session_body.clone())).await;
+    let session_create = median(50, || {
+        client.send("POST", &session_url, None, Some(session_body.clone()))
+    })
+    .await;
+    let session = client
+        .send("POST", &session_url, None, Some(session_body.clone()))
+        .await;
     let session_key = serde_json::from_str::<Value>(&session.1).expect("json")["session_key"]
         .as_str()
         .expect("session key")
@@ -67,28 +82,66 @@ async fn main() {
         })
         .collect();
     let bulk = client
-        .send("POST", &format!("{base}/api/plugins/secrets/secrets/"), Some(&session_key), Some(Value::Array(secrets)))
+        .send(
+            "POST",
+            &format!("{base}/api/plugins/secrets/secrets/"),
+            Some(&session_key),
+            Some(Value::Array(secrets)),
+        )
         .await;
-    assert_eq!(bulk.0, 201, "bulk create: {}", &bulk.1[..bulk.1.len().min(300)]);
+    assert_eq!(
+        bulk.0,
+        201,
+        "bulk create: {}",
+        &bulk.1[..bulk.1.len().min(300)]
+    );
 
     let one_url = format!("{base}/api/plugins/secrets/secrets/1/");
-    let one_read = median(200, || client.send("GET", &one_url, Some(&session_key), None)).await;
+    let one_read = median(200, || {
+        client.send("GET", &one_url, Some(&session_key), None)
+    })
+    .await;
     let list_url = format!("{base}/api/plugins/secrets/secrets/?limit={SECRETS}");
-    let list_read = median(20, || client.send("GET", &list_url, Some(&session_key), None)).await;
+    let list_read = median(20, || {
+        client.send("GET", &list_url, Some(&session_key), None)
+    })
+    .await;
 
     let plugin_session_check = time_plugin_session_check();
     let plugin_list_checks = time_plugin_secret_checks(SECRETS);
 
     println!("secrets API benchmark (medians, release build, loopback, stand-in NetBox)");
-    println!("  session-key creation:            {:>9.2} ms", ms(session_create));
-    println!("  one decrypted read:              {:>9.2} ms", ms(one_read));
-    println!("  list of {SECRETS} decrypted secrets: {:>9.2} ms", ms(list_read));
+    println!(
+        "  session-key creation:            {:>9.2} ms",
+        ms(session_create)
+    );
+    println!(
+        "  one decrypted read:              {:>9.2} ms",
+        ms(one_read)
+    );
+    println!(
+        "  list of {SECRETS} decrypted secrets: {:>9.2} ms",
+        ms(list_read)
+    );
     println!("plugin's key stretching, measured here in the same run");
-    println!("  one session-key hash check ({PLUGIN_SESSION_HASH_ITERATIONS} it.): {:>9.2} ms", ms(plugin_session_check));
-    println!("  {SECRETS} secret hash checks ({SECRETS_HASH} it. each): {:>9.2} ms", ms(plugin_list_checks), SECRETS_HASH = SECRET_HASH_ITERATIONS);
+    println!(
+        "  one session-key hash check ({PLUGIN_SESSION_HASH_ITERATIONS} it.): {:>9.2} ms",
+        ms(plugin_session_check)
+    );
+    println!(
+        "  {SECRETS} secret hash checks ({SECRETS_HASH} it. each): {:>9.2} ms",
+        ms(plugin_list_checks),
+        SECRETS_HASH = SECRET_HASH_ITERATIONS
+    );
     println!("ratios (plugin-equivalent work / our whole request)");
-    println!("  one read:  {:>7.1}x", ratio(plugin_session_check, one_read));
-    println!("  list:      {:>7.1}x", ratio(plugin_session_check + plugin_list_checks, list_read));
+    println!(
+        "  one read:  {:>7.1}x",
+        ratio(plugin_session_check, one_read)
+    );
+    println!(
+        "  list:      {:>7.1}x",
+        ratio(plugin_session_check + plugin_list_checks, list_read)
+    );
 
     let _ = proxy.kill();
     let _ = proxy.wait();
@@ -112,7 +165,11 @@ where
         let started = Instant::now();
         let (status, body) = request().await;
         times.push(started.elapsed());
-        assert!(status < 300, "status {status}: {}", &body[..body.len().min(300)]);
+        assert!(
+            status < 300,
+            "status {status}: {}",
+            &body[..body.len().min(300)]
+        );
     }
     times.sort();
     times[times.len() / 2]
@@ -150,7 +207,10 @@ async fn start_proxy(netbox: SocketAddr, data_dir: &std::path::Path) -> (Child, 
 
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return (child, base);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -165,12 +225,16 @@ async fn start_fake_netbox() -> SocketAddr {
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
                 let service = service_fn(|request: Request<Incoming>| async move {
                     Ok::<_, Infallible>(fake_netbox_reply(&request, address))
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -181,9 +245,13 @@ fn fake_netbox_reply(request: &Request<Incoming>, address: SocketAddr) -> Respon
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or("");
     let body = match path {
-        "/api/authentication-check/" => json!({"id": 1, "username": "admin", "display": "admin", "groups": []}),
+        "/api/authentication-check/" => {
+            json!({"id": 1, "username": "admin", "display": "admin", "groups": []})
+        }
         "/api/users/users/" => json!({"count": 1, "results": [{"id": 1}]}),
-        "/api/core/object-types/" => json!({"count": 1, "results": [{"id": 9, "rest_api_endpoint": "/api/dcim/devices/"}]}),
+        "/api/core/object-types/" => {
+            json!({"count": 1, "results": [{"id": 9, "rest_api_endpoint": "/api/dcim/devices/"}]})
+        }
         "/api/dcim/devices/" => device_briefs(query, address),
         _ => return reply(404, json!({"detail": "Not found."})),
     };
@@ -228,7 +296,13 @@ mod reqwest_like {
             }
         }
 
-        pub async fn send(&self, method: &str, url: &str, session_key: Option<&str>, body: Option<Value>) -> (u16, String) {
+        pub async fn send(
+            &self,
+            method: &str,
+            url: &str,
+            session_key: Option<&str>,
+            body: Option<Value>,
+        ) -> (u16, String) {
             let mut builder = Request::builder()
                 .method(method)
                 .uri(url)
@@ -238,11 +312,22 @@ mod reqwest_like {
                 builder = builder.header("x-session-key", key);
             }
             let payload = body.map(|value| value.to_string()).unwrap_or_default();
-            let request = builder.body(Full::new(Bytes::from(payload))).expect("request");
+            let request = builder
+                .body(Full::new(Bytes::from(payload)))
+                .expect("request");
 
-            let response = self.inner.request(request).await.expect("request to the proxy");
+            let response = self
+                .inner
+                .request(request)
+                .await
+                .expect("request to the proxy");
             let status = response.status().as_u16();
-            let bytes = response.into_body().collect().await.expect("body").to_bytes();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
             (status, String::from_utf8_lossy(&bytes).into_owned())
         }
     }

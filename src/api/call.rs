@@ -58,11 +58,6 @@ impl Call {
         }
     }
 
-    /// Returns whether the caller is a NetBox superuser.
-    pub async fn is_superuser(&self) -> Result<bool, ApiError> {
-        Ok(self.state.auth.is_superuser(&self.caller).await?)
-    }
-
     /// Parses the request body.
     pub async fn payload(&self, forms: FormBodies) -> Result<Payload, ApiError> {
         parse_body(&self.headers, self.body.clone(), forms).await

@@ -71,21 +71,35 @@ impl ApiError {
     /// Builds the response; internal details are logged here, once.
     pub fn into_response(self, indent: Option<usize>) -> Response<BoxBody> {
         match self {
-            ApiError::Detail(status, detail) => json_reply(status, &json!({ "detail": detail }), indent),
-            ApiError::Fields(fields) => json_reply(StatusCode::BAD_REQUEST, &Value::Object(fields), indent),
-            ApiError::Messages(messages) => json_reply(StatusCode::BAD_REQUEST, &json!(messages), indent),
+            ApiError::Detail(status, detail) => {
+                json_reply(status, &json!({ "detail": detail }), indent)
+            }
+            ApiError::Fields(fields) => {
+                json_reply(StatusCode::BAD_REQUEST, &Value::Object(fields), indent)
+            }
+            ApiError::Messages(messages) => {
+                json_reply(StatusCode::BAD_REQUEST, &json!(messages), indent)
+            }
             ApiError::Text(status, text) => text_reply(status, text),
             ApiError::Json(status, value) => json_reply(status, &value, indent),
             ApiError::Refused(refusal) => refused_reply(&refusal),
             ApiError::Unavailable(reason) => {
                 tracing::warn!(%reason, "netbox unavailable, request refused");
                 let detail = "NetBox is unavailable, so the credentials could not be checked; try again later.";
-                json_reply(StatusCode::SERVICE_UNAVAILABLE, &json!({ "detail": detail }), indent)
+                json_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "detail": detail }),
+                    indent,
+                )
             }
             ApiError::Internal(reason) => {
                 tracing::error!(%reason, "request failed");
                 let detail = "Internal error in netbox-secrets-proxy; see its log.";
-                json_reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({ "detail": detail }), indent)
+                json_reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({ "detail": detail }),
+                    indent,
+                )
             }
         }
     }
@@ -107,7 +121,10 @@ impl From<ObjectTypeError> for ApiError {
     fn from(err: ObjectTypeError) -> ApiError {
         match err {
             ObjectTypeError::NetBox(err) => err.into(),
-            other => ApiError::field("assigned_object_type", format!("Invalid content type: {other}")),
+            other => ApiError::field(
+                "assigned_object_type",
+                format!("Invalid content type: {other}"),
+            ),
         }
     }
 }
@@ -162,7 +179,9 @@ fn refused_reply(refusal: &crate::netbox::Refusal) -> Response<BoxBody> {
     let mut response = Response::new(body::full(refusal.body.clone()));
     *response.status_mut() = refusal.status;
     if let Some(content_type) = &refusal.content_type {
-        response.headers_mut().insert(CONTENT_TYPE, content_type.clone());
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, content_type.clone());
     }
     response
 }

@@ -17,14 +17,17 @@ impl FieldSelection {
     /// Reads `brief` (GET only, any non-empty value), `fields` and `omit`.
     pub fn from_query(query: &Query, method: &Method) -> FieldSelection {
         let brief = *method == Method::GET && query.has_value("brief");
-        let fields = query.get("fields").filter(|value| !value.is_empty()).map(split_names);
+        let fields = query
+            .get("fields")
+            .filter(|value| !value.is_empty())
+            .map(split_names);
         let omit = query.get("omit").map(split_names).unwrap_or_default();
 
-        FieldSelection { brief, fields, omit }
-    }
-
-    pub fn is_brief(&self) -> bool {
-        self.brief
+        FieldSelection {
+            brief,
+            fields,
+            omit,
+        }
     }
 
     /// Cuts a full representation down to the selected fields, keeping its field order.
@@ -84,7 +87,10 @@ mod tests {
 
     #[test]
     fn fields_and_omit_select_by_name() {
-        assert_eq!(select("fields=id,hash", Method::GET), json!({"id": 1, "hash": "h"}));
+        assert_eq!(
+            select("fields=id,hash", Method::GET),
+            json!({"id": 1, "hash": "h"})
+        );
         assert_eq!(
             select("omit=hash,url", Method::GET),
             json!({"id": 1, "display": "d", "name": "n"})

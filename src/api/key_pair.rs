@@ -25,7 +25,12 @@ pub async fn handle(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let pair = tokio::task::spawn_blocking(move || generate_key_pair(key_size))
         .await
         .map_err(|err| ApiError::Internal(format!("key generation task: {err}")))?
-        .map_err(|err| ApiError::Json(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": err.to_string() })))?;
+        .map_err(|err| {
+            ApiError::Json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "error": err.to_string() }),
+            )
+        })?;
 
     let body = json!({
         "public_key": pair.public_pem,
@@ -36,7 +41,8 @@ pub async fn handle(call: &Call) -> Result<Response<BoxBody>, ApiError> {
 }
 
 fn parse_key_size(text: &str, minimum: usize) -> Result<usize, ApiError> {
-    let invalid = |message: String| ApiError::Json(StatusCode::BAD_REQUEST, json!({ "error": message }));
+    let invalid =
+        |message: String| ApiError::Json(StatusCode::BAD_REQUEST, json!({ "error": message }));
 
     let size: usize = text
         .trim()
@@ -64,7 +70,10 @@ mod tests {
         assert_eq!(parse_key_size(" +4096", 2048).ok(), Some(4096));
         assert_eq!(parse_key_size("02304", 2048).ok(), Some(2304));
         for bad in ["bad", "1024", "2050", "8448", ""] {
-            assert!(parse_key_size(bad, 2048).is_err(), "{bad} should be rejected");
+            assert!(
+                parse_key_size(bad, 2048).is_err(),
+                "{bad} should be rejected"
+            );
         }
     }
 }

@@ -79,10 +79,18 @@ pub fn paginate<T>(items: Vec<(i64, T)>, page: PageRequest) -> (Vec<T>, PageInfo
                 .take(limit)
                 .map(|(_, item)| item)
                 .collect();
-            (results, PageInfo::Offset { count, limit, offset })
+            (
+                results,
+                PageInfo::Offset {
+                    count,
+                    limit,
+                    offset,
+                },
+            )
         }
         PageRequest::Cursor { limit, start } => {
-            let mut items: Vec<(i64, T)> = items.into_iter().filter(|(id, _)| *id >= start).collect();
+            let mut items: Vec<(i64, T)> =
+                items.into_iter().filter(|(id, _)| *id >= start).collect();
             items.sort_by_key(|(id, _)| *id);
             let more = items.len() > limit;
             items.truncate(limit);
@@ -96,29 +104,58 @@ pub fn paginate<T>(items: Vec<(i64, T)>, page: PageRequest) -> (Vec<T>, PageInfo
 /// What the envelope needs to know about the page that was cut.
 #[derive(Clone, Copy, Debug)]
 pub enum PageInfo {
-    Offset { count: usize, limit: usize, offset: usize },
-    Cursor { limit: usize, next_start: Option<i64> },
+    Offset {
+        count: usize,
+        limit: usize,
+        offset: usize,
+    },
+    Cursor {
+        limit: usize,
+        next_start: Option<i64>,
+    },
 }
 
 /// Wraps results in NetBox's `count`/`next`/`previous`/`results` envelope.
 pub fn envelope(results: Vec<Value>, info: PageInfo, links: &PageLinks<'_>) -> Value {
     match info {
-        PageInfo::Offset { count, limit, offset } => {
+        PageInfo::Offset {
+            count,
+            limit,
+            offset,
+        } => {
             let next = (offset + limit < count).then(|| {
-                link(links, &[("limit", limit.to_string()), ("offset", (offset + limit).to_string())], &[])
+                link(
+                    links,
+                    &[
+                        ("limit", limit.to_string()),
+                        ("offset", (offset + limit).to_string()),
+                    ],
+                    &[],
+                )
             });
             let previous = (offset > 0).then(|| {
                 if offset <= limit {
                     link(links, &[("limit", limit.to_string())], &["offset"])
                 } else {
-                    link(links, &[("limit", limit.to_string()), ("offset", (offset - limit).to_string())], &[])
+                    link(
+                        links,
+                        &[
+                            ("limit", limit.to_string()),
+                            ("offset", (offset - limit).to_string()),
+                        ],
+                        &[],
+                    )
                 }
             });
             json!({ "count": count, "next": next, "previous": previous, "results": results })
         }
         PageInfo::Cursor { limit, next_start } => {
             let next = next_start.map(|start| {
-                link(links, &[("limit", limit.to_string()), ("start", start.to_string())], &[])
+                link(
+                    links,
+                    &[("limit", limit.to_string()), ("start", start.to_string())],
+                    &[],
+                )
             });
             json!({ "count": null, "next": next, "previous": null, "results": results })
         }
@@ -137,10 +174,18 @@ fn link(links: &PageLinks<'_>, replace: &[(&str, String)], remove: &[&str]) -> S
         })
         .cloned()
         .collect();
-    pairs.extend(replace.iter().map(|(name, value)| (name.to_string(), value.clone())));
+    pairs.extend(
+        replace
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone())),
+    );
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
 
-    format!("{}?{}", links.urls.absolute(links.path), python_urlencode(&pairs))
+    format!(
+        "{}?{}",
+        links.urls.absolute(links.path),
+        python_urlencode(&pairs)
+    )
 }
 
 #[cfg(test)]
@@ -169,7 +214,10 @@ mod tests {
         for (raw, expected) in cases {
             assert_eq!(
                 page(raw).unwrap(),
-                PageRequest::Offset { limit: expected, offset: 0 },
+                PageRequest::Offset {
+                    limit: expected,
+                    offset: 0
+                },
                 "query {raw}"
             );
         }
@@ -178,7 +226,10 @@ mod tests {
     #[test]
     fn cursor_errors_are_lists() {
         for raw in ["start=1&offset=2", "start=-1", "start=1&ordering=name"] {
-            assert!(matches!(page(raw), Err(ApiError::Messages(_))), "query {raw}");
+            assert!(
+                matches!(page(raw), Err(ApiError::Messages(_))),
+                "query {raw}"
+            );
         }
     }
 
@@ -212,6 +263,12 @@ mod tests {
         let items: Vec<(i64, Value)> = vec![(5, json!(5)), (2, json!(2)), (9, json!(9))];
         let (results, info) = paginate(items, page("start=3&limit=1").unwrap());
         assert_eq!(results, vec![json!(5)]);
-        assert!(matches!(info, PageInfo::Cursor { next_start: Some(6), .. }));
+        assert!(matches!(
+            info,
+            PageInfo::Cursor {
+                next_start: Some(6),
+                ..
+            }
+        ));
     }
 }

@@ -110,9 +110,20 @@ impl Policy {
             .map(|grant| Grant {
                 groups: grant.groups.clone(),
                 users: grant.users.clone(),
-                actions: grant.actions.iter().filter_map(|name| Action::from_name(name)).collect(),
-                models: grant.models.iter().filter_map(|name| Model::from_name(name)).collect(),
-                roles: grant.roles.as_ref().map(|roles| roles.iter().cloned().collect()),
+                actions: grant
+                    .actions
+                    .iter()
+                    .filter_map(|name| Action::from_name(name))
+                    .collect(),
+                models: grant
+                    .models
+                    .iter()
+                    .filter_map(|name| Model::from_name(name))
+                    .collect(),
+                roles: grant
+                    .roles
+                    .as_ref()
+                    .map(|roles| roles.iter().cloned().collect()),
             })
             .collect();
         Policy { grants }
@@ -123,7 +134,11 @@ impl Policy {
         let mut slugs: HashSet<String> = HashSet::new();
         let mut any = false;
 
-        for grant in self.grants.iter().filter(|grant| grant.applies_to(user, model, action)) {
+        for grant in self
+            .grants
+            .iter()
+            .filter(|grant| grant.applies_to(user, model, action))
+        {
             any = true;
             match &grant.roles {
                 None => return Some(Scope::All),

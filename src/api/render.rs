@@ -33,8 +33,3 @@ pub fn nested_tags(urls: &Urls, tags: &[TagRow]) -> Value {
         .collect();
     Value::Array(tags)
 }
-
-/// Parses a stored custom-field document, falling back to an empty object.
-pub fn custom_fields(stored: &str) -> Value {
-    serde_json::from_str(stored).unwrap_or_else(|_| json!({}))
-}

@@ -279,7 +279,10 @@ mod tests {
             FormBodies::Rejected,
         )
         .await;
-        assert!(matches!(result, Err(ApiError::Detail(StatusCode::BAD_REQUEST, _))));
+        assert!(matches!(
+            result,
+            Err(ApiError::Detail(StatusCode::BAD_REQUEST, _))
+        ));
     }
 
     #[tokio::test]
@@ -294,7 +297,10 @@ mod tests {
         ));
 
         let accepted = parse_body(&form, body, FormBodies::Accepted).await.unwrap();
-        assert_eq!(accepted.data, json!({"private_key": "abc", "preserve_key": "true"}));
+        assert_eq!(
+            accepted.data,
+            json!({"private_key": "abc", "preserve_key": "true"})
+        );
     }
 
     #[tokio::test]
@@ -309,7 +315,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(payload.data, json!({"role": {"id": "3"}, "ids": ["1", "2"]}));
+        assert_eq!(
+            payload.data,
+            json!({"role": {"id": "3"}, "ids": ["1", "2"]})
+        );
     }
 
     #[test]

@@ -16,18 +16,16 @@ use super::request::{read_body, Query};
 use super::router::{resolve, Endpoint, Resolved};
 use super::session::VerifiedSecrets;
 use super::urls::Urls;
-use super::{
-    activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys,
-};
+use super::{activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys};
 use crate::body::{self, BoxBody};
 use crate::config::Config;
 use crate::netbox::{
     check_csrf, AuthSettings, Authenticator, CallerAuth, Credentials, NetBoxClient, ObjectResolver,
     RequestOrigin,
 };
-use crate::proxy::Upstream;
 use crate::proxy::context::{ApiPrefix, RequestContext};
 use crate::proxy::OwnedHandler;
+use crate::proxy::Upstream;
 use crate::store::Store;
 
 /// Settings of the API that do not belong to one of its parts.
@@ -78,7 +76,10 @@ impl ApiService {
     /// Opens the store and builds every part of the API from the configuration.
     pub fn from_config(config: &Config, upstream: Upstream) -> Result<ApiService, ApiSetupError> {
         let path = config.database_path();
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|source| ApiSetupError::DataDir {
                 path: parent.to_path_buf(),
                 source,
@@ -147,7 +148,11 @@ impl ApiService {
     }
 
     /// Serves one request; every failure becomes its plugin-compatible response.
-    pub async fn serve(&self, request: Request<Incoming>, context: RequestContext) -> Response<BoxBody> {
+    pub async fn serve(
+        &self,
+        request: Request<Incoming>,
+        context: RequestContext,
+    ) -> Response<BoxBody> {
         let indent = requested_indent(request.headers());
         match self.serve_request(request, context).await {
             Ok(response) => response,
@@ -209,11 +214,17 @@ impl OwnedHandler for ApiService {
     }
 
     fn ready(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>> {
-        Box::pin(async move { self.state.store.read(|connection| {
-            connection
-                .query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(Into::into)
-        }).await.is_ok() })
+        Box::pin(async move {
+            self.state
+                .store
+                .read(|connection| {
+                    connection
+                        .query_row("SELECT 1", [], |_| Ok(()))
+                        .map_err(Into::into)
+                })
+                .await
+                .is_ok()
+        })
     }
 }
 
@@ -237,7 +248,10 @@ async fn dispatch(call: &Call, endpoint: Endpoint) -> Result<Response<BoxBody>, 
 }
 
 fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Public path of the request, base path included, used for page links.
@@ -289,7 +303,10 @@ mod tests {
     #[test]
     fn indent_is_read_from_accept() {
         assert_eq!(indent_of("application/json; indent=4"), Some(4));
-        assert_eq!(indent_of("application/json; indent=2; version=4.7"), Some(2));
+        assert_eq!(
+            indent_of("application/json; indent=2; version=4.7"),
+            Some(2)
+        );
         assert_eq!(indent_of("application/json"), None);
         assert_eq!(indent_of("text/html; indent=4"), None);
     }

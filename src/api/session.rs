@@ -131,7 +131,9 @@ impl VerifiedSecrets {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, [u8; 32]>> {
         // The map stays consistent if a holder panics, so a poisoned lock is still usable.
-        self.digests.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.digests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -65,7 +65,10 @@ fn tag_filter(reference: &Value) -> Result<(String, String), ApiError> {
             other => other.to_string(),
         };
         if !matches!(name.as_str(), "id" | "slug" | "name" | "color") {
-            return Err(ApiError::field("tags", format!("Unknown tag attribute: {name}")));
+            return Err(ApiError::field(
+                "tags",
+                format!("Unknown tag attribute: {name}"),
+            ));
         }
         filters.push(format!("{name}={}", encode(&text)));
     }

@@ -31,7 +31,10 @@ impl Urls {
     /// URL of a collection or, with an id, of one object of this API.
     pub fn api(&self, collection: &str, id: Option<i64>) -> String {
         match id {
-            Some(id) => format!("{}{}{API_PREFIX}{collection}/{id}/", self.origin, self.base_path),
+            Some(id) => format!(
+                "{}{}{API_PREFIX}{collection}/{id}/",
+                self.origin, self.base_path
+            ),
             None => format!("{}{}{API_PREFIX}{collection}/", self.origin, self.base_path),
         }
     }

@@ -50,11 +50,6 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
         Ok(value.clone())
     }
 
-    /// Drops every entry; used when an entry must not outlive a state change.
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-
     fn slot_for(&self, key: &K) -> Arc<Slot<V>> {
         let mut slots = self.lock();
         let now = Instant::now();
@@ -82,7 +77,9 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<Slot<V>>>> {
         // A panic while the lock is held leaves the map consistent, so a poisoned lock is usable.
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -134,7 +131,9 @@ mod tests {
     #[tokio::test]
     async fn failed_loads_are_not_cached() {
         let cache = ExpiringCache::<u32, u32>::new(16);
-        let failed = cache.get_or_load(1, || async { Err::<(u32, Duration), _>("down") }).await;
+        let failed = cache
+            .get_or_load(1, || async { Err::<(u32, Duration), _>("down") })
+            .await;
         let loaded = cache
             .get_or_load(1, || async { Ok::<_, &str>((5, Duration::from_secs(60))) })
             .await;
@@ -148,7 +147,9 @@ mod tests {
         let cache = ExpiringCache::<u32, u32>::new(2);
         for key in 0..5 {
             let value = cache
-                .get_or_load(key, || async move { Ok::<_, ()>((key, Duration::from_secs(60))) })
+                .get_or_load(key, || async move {
+                    Ok::<_, ()>((key, Duration::from_secs(60)))
+                })
                 .await;
             assert_eq!(value, Ok(key));
         }

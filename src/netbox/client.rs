@@ -78,13 +78,7 @@ impl NetBoxClient {
         credential: CallCredential<'_>,
         origin: &RequestOrigin,
     ) -> Result<Reply, NetBoxError> {
-        let request = build_request(
-            &self.upstream,
-            method,
-            path_and_query,
-            credential,
-            origin,
-        )?;
+        let request = build_request(&self.upstream, method, path_and_query, credential, origin)?;
 
         let response = self.upstream.send(request).await?;
         let status = response.status();
@@ -146,8 +140,9 @@ fn build_request(
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue, NetBoxError> {
-    let mut header = HeaderValue::from_str(value)
-        .map_err(|_| NetBoxError::InvalidRequest("credential is not a valid header value".into()))?;
+    let mut header = HeaderValue::from_str(value).map_err(|_| {
+        NetBoxError::InvalidRequest("credential is not a valid header value".into())
+    })?;
     header.set_sensitive(true);
     Ok(header)
 }

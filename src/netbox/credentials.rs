@@ -149,7 +149,10 @@ mod tests {
 
     #[test]
     fn token_version_follows_the_value() {
-        assert_eq!(token_details("Token nbt_abc.def"), (TokenVersion::V2, Some("abc".into())));
+        assert_eq!(
+            token_details("Token nbt_abc.def"),
+            (TokenVersion::V2, Some("abc".into()))
+        );
         assert_eq!(token_details("Bearer 0123abcd"), (TokenVersion::V1, None));
         assert_eq!(token_details("Bearer nbt_nodot"), (TokenVersion::V2, None));
     }

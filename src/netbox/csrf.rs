@@ -206,7 +206,11 @@ mod tests {
 
         for (pairs, scheme, expected) in cases {
             let result = check(&pairs, scheme);
-            assert_eq!(result, expected.map_err(str::to_string), "headers {pairs:?}");
+            assert_eq!(
+                result,
+                expected.map_err(str::to_string),
+                "headers {pairs:?}"
+            );
         }
     }
 

@@ -65,7 +65,9 @@ impl ObjectResolver {
 
     /// Returns whether secrets may be assigned to objects of this type.
     pub fn is_allowed(&self, object_type: &str) -> bool {
-        self.allowed_types.iter().any(|allowed| allowed == object_type)
+        self.allowed_types
+            .iter()
+            .any(|allowed| allowed == object_type)
     }
 
     /// Returns the configured object types.
@@ -110,7 +112,11 @@ impl ObjectResolver {
     }
 
     /// Returns NetBox's object-type id (the content type primary key) of a configured type.
-    pub async fn type_id(&self, caller: &Caller, object_type: &str) -> Result<i64, ObjectTypeError> {
+    pub async fn type_id(
+        &self,
+        caller: &Caller,
+        object_type: &str,
+    ) -> Result<i64, ObjectTypeError> {
         Ok(self.type_info(caller, object_type).await?.id)
     }
 
@@ -258,5 +264,7 @@ fn encode(value: &str) -> String {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The maps stay consistent if a holder panics, so a poisoned lock is still usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -68,7 +68,10 @@ pub fn delete_by_userkey(conn: &Connection, userkey_id: i64) -> Result<bool, Sto
 /// Replaces the stored hash of a session key, keeping its cipher. Used to swap an imported
 /// Django hash for the fast form once it has verified.
 pub fn set_hash(conn: &Connection, id: i64, hash: &str) -> Result<(), StoreError> {
-    match conn.execute("UPDATE session_keys SET hash = ?2 WHERE id = ?1", params![id, hash])? {
+    match conn.execute(
+        "UPDATE session_keys SET hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )? {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }
@@ -91,7 +94,10 @@ mod tests {
 
         assert_eq!(stored.hash, "new");
         assert_eq!(stored.cipher, vec![7; 32]);
-        assert!(matches!(set_hash(&conn, row.id + 1, "x"), Err(StoreError::NotFound)));
+        assert!(matches!(
+            set_hash(&conn, row.id + 1, "x"),
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[test]

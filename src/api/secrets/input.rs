@@ -68,8 +68,18 @@ pub fn parse_input(data: &Value, completeness: Completeness) -> Result<SecretInp
     };
 
     if completeness == Completeness::Full {
-        require(&mut errors, "assigned_object_type", input.assigned_object_type.is_some(), fields);
-        require(&mut errors, "assigned_object_id", input.assigned_object_id.is_some(), fields);
+        require(
+            &mut errors,
+            "assigned_object_type",
+            input.assigned_object_type.is_some(),
+            fields,
+        );
+        require(
+            &mut errors,
+            "assigned_object_id",
+            input.assigned_object_id.is_some(),
+            fields,
+        );
         if input.role.is_none() {
             add_error(&mut errors, "role", "This field cannot be null.");
         }
@@ -95,14 +105,22 @@ fn require(errors: &mut FieldErrors, field: &str, present: bool, fields: &Map<St
 fn object_type(fields: &Map<String, Value>, errors: &mut FieldErrors) -> Option<String> {
     let value = fields.get("assigned_object_type")?;
     let Some(text) = value.as_str() else {
-        add_error(errors, "assigned_object_type", "This field may not be null.");
+        add_error(
+            errors,
+            "assigned_object_type",
+            "This field may not be null.",
+        );
         return None;
     };
 
     match text.split('.').count() {
         2 if !text.starts_with('.') && !text.ends_with('.') => Some(text.to_string()),
         _ if text.is_empty() => {
-            add_error(errors, "assigned_object_type", "This field may not be null.");
+            add_error(
+                errors,
+                "assigned_object_type",
+                "This field may not be null.",
+            );
             None
         }
         _ => {
@@ -228,7 +246,11 @@ fn custom_fields(fields: &Map<String, Value>, errors: &mut FieldErrors) -> Optio
         }
         Value::Null => Some(Value::Object(Map::new())),
         _ => {
-            add_error(errors, "custom_fields", "Invalid data. Expected a dictionary.");
+            add_error(
+                errors,
+                "custom_fields",
+                "Invalid data. Expected a dictionary.",
+            );
             None
         }
     }
@@ -264,7 +286,10 @@ pub fn resolve_role(reference: &Value, loaded: &Loaded) -> Result<i64, FieldErro
         .values()
         .filter(|role| {
             attributes.iter().all(|(name, wanted)| {
-                let wanted_text = wanted.as_str().map(str::to_string).unwrap_or_else(|| wanted.to_string());
+                let wanted_text = wanted
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| wanted.to_string());
                 match name.as_str() {
                     "id" => as_integer(wanted) == Some(role.id),
                     "name" => role.name == wanted_text,
@@ -283,7 +308,10 @@ pub fn resolve_role(reference: &Value, loaded: &Loaded) -> Result<i64, FieldErro
             add_error(
                 &mut errors,
                 "role",
-                format!("Related object not found using the provided attributes: {}", Value::Object(attributes.clone())),
+                format!(
+                    "Related object not found using the provided attributes: {}",
+                    Value::Object(attributes.clone())
+                ),
             );
             Err(errors)
         }
@@ -291,7 +319,10 @@ pub fn resolve_role(reference: &Value, loaded: &Loaded) -> Result<i64, FieldErro
             add_error(
                 &mut errors,
                 "role",
-                format!("Multiple objects match the provided attributes: {}", Value::Object(attributes.clone())),
+                format!(
+                    "Multiple objects match the provided attributes: {}",
+                    Value::Object(attributes.clone())
+                ),
             );
             Err(errors)
         }
@@ -328,7 +359,10 @@ mod tests {
         let input = parse_input(&json!({"plaintext": "  s3cret \n"}), Completeness::Partial)
             .ok()
             .unwrap();
-        assert_eq!(input.plaintext.as_deref().map(String::as_str), Some("s3cret"));
+        assert_eq!(
+            input.plaintext.as_deref().map(String::as_str),
+            Some("s3cret")
+        );
 
         let cases = [
             json!({"plaintext": "   "}),
@@ -338,20 +372,28 @@ mod tests {
             json!({"plaintext": ["list"]}),
         ];
         for case in cases {
-            assert!(errors_of(case.clone(), Completeness::Partial).contains_key("plaintext"), "{case}");
+            assert!(
+                errors_of(case.clone(), Completeness::Partial).contains_key("plaintext"),
+                "{case}"
+            );
         }
     }
 
     #[test]
     fn numbers_become_plaintext_text() {
-        let input = parse_input(&json!({"plaintext": 1234}), Completeness::Partial).ok().unwrap();
+        let input = parse_input(&json!({"plaintext": 1234}), Completeness::Partial)
+            .ok()
+            .unwrap();
         assert_eq!(input.plaintext.as_deref().map(String::as_str), Some("1234"));
     }
 
     #[test]
     fn object_fields_are_checked() {
         let cases = [
-            (json!({"assigned_object_type": "dcim"}), "assigned_object_type"),
+            (
+                json!({"assigned_object_type": "dcim"}),
+                "assigned_object_type",
+            ),
             (json!({"assigned_object_type": ""}), "assigned_object_type"),
             (json!({"assigned_object_id": -1}), "assigned_object_id"),
             (json!({"assigned_object_id": "abc"}), "assigned_object_id"),
@@ -360,7 +402,10 @@ mod tests {
             (json!({"role": null}), "role"),
         ];
         for (case, field) in cases {
-            assert!(errors_of(case.clone(), Completeness::Partial).contains_key(field), "{case}");
+            assert!(
+                errors_of(case.clone(), Completeness::Partial).contains_key(field),
+                "{case}"
+            );
         }
     }
 

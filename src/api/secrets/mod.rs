@@ -22,8 +22,13 @@ use crate::store::tags::{self as tag_store, ObjectKind};
 use crate::store::StoreError;
 use input::{parse_input, Completeness};
 use query::{filter_set, sort, CustomFilters};
-use view::{is_visible, load_all, load_some, object_key, render, visible_objects, Loaded, BRIEF_FIELDS};
-use write::{prepare_change, prepare_new, rejection_response, unique_key_of, PreparedChange, PreparedSecret, Rejection};
+use view::{
+    is_visible, load_all, load_some, object_key, render, visible_objects, Loaded, BRIEF_FIELDS,
+};
+use write::{
+    prepare_change, prepare_new, rejection_response, unique_key_of, PreparedChange, PreparedSecret,
+    Rejection,
+};
 
 /// The plugin's message for a write without a session key.
 const SESSION_KEY_REQUIRED: &str =
@@ -73,7 +78,10 @@ async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         .collect();
     sort(&mut shown, call.query.get("ordering"), &loaded);
 
-    let items = shown.into_iter().map(|secret| (secret.id, secret)).collect();
+    let items = shown
+        .into_iter()
+        .map(|secret| (secret.id, secret))
+        .collect();
     let (page, info) = paginate(items, call.page()?);
     let selection = call.selection();
     let results = page
@@ -97,7 +105,10 @@ async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
 }
 
 /// NetBox's object-type ids of the configured types, fetched only when a filter needs them.
-async fn object_type_ids(call: &Call, custom: &CustomFilters) -> Result<Vec<(String, i64)>, ApiError> {
+async fn object_type_ids(
+    call: &Call,
+    custom: &CustomFilters,
+) -> Result<Vec<(String, i64)>, ApiError> {
     if !custom.needs_type_ids() {
         return Ok(Vec::new());
     }
@@ -148,7 +159,10 @@ async fn visible_secret<'a>(
     if !is_visible(secret, loaded, scope, &objects) {
         return Err(not_found());
     }
-    let assigned_object = objects.get(&object_key(secret)).cloned().unwrap_or(Value::Null);
+    let assigned_object = objects
+        .get(&object_key(secret))
+        .cloned()
+        .unwrap_or(Value::Null);
     Ok((secret, assigned_object))
 }
 
@@ -258,7 +272,11 @@ async fn respond_with(
     Ok(call.json(status, &body))
 }
 
-async fn update(call: &Call, id: i64, completeness: Completeness) -> Result<Response<BoxBody>, ApiError> {
+async fn update(
+    call: &Call,
+    id: i64,
+    completeness: Completeness,
+) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Change).await?;
     let master_key = require_master_key(call).await?;
     let data = call.payload(FormBodies::Rejected).await?.data;
@@ -267,7 +285,17 @@ async fn update(call: &Call, id: i64, completeness: Completeness) -> Result<Resp
 
     let input = parse_input(&data, completeness).map_err(ApiError::Fields)?;
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
-    let change = match prepare_change(call, current, input, &loaded, &scope, Some(&master_key), &taken).await {
+    let change = match prepare_change(
+        call,
+        current,
+        input,
+        &loaded,
+        &scope,
+        Some(&master_key),
+        &taken,
+    )
+    .await
+    {
         Ok(change) => change,
         Err(Rejection::Fields(fields)) => return Err(ApiError::Fields(fields)),
         Err(Rejection::Request(err)) => return Err(err),
@@ -284,7 +312,11 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let master_key = unlock_master_key(call).await?;
     let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
     let loaded = load_all(call).await?;
-    let completeness = if call.method == Method::PUT { Completeness::Full } else { Completeness::Partial };
+    let completeness = if call.method == Method::PUT {
+        Completeness::Full
+    } else {
+        Completeness::Partial
+    };
 
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
     let mut changes = Vec::new();
@@ -293,11 +325,25 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         let id = item.get("id").and_then(as_integer);
         let outcome = match id {
             None => Err(Rejection::Fields(id_required())),
-            Some(id) => prepare_bulk_item(call, id, item, &loaded, &scope, master_key.as_ref(), &taken, completeness).await,
+            Some(id) => {
+                prepare_bulk_item(
+                    call,
+                    id,
+                    item,
+                    &loaded,
+                    &scope,
+                    master_key.as_ref(),
+                    &taken,
+                    completeness,
+                )
+                .await
+            }
         };
         match outcome {
             Ok(change) => changes.push(change),
-            Err(Rejection::Fields(fields)) => rejections.push((id.map(Value::from).unwrap_or(Value::Null), fields)),
+            Err(Rejection::Fields(fields)) => {
+                rejections.push((id.map(Value::from).unwrap_or(Value::Null), fields))
+            }
             Err(Rejection::Request(err)) => return Err(err),
         }
     }
@@ -393,7 +439,10 @@ async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         unlock_master_key(call).await?;
     }
     let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
-    let ids: Vec<Option<i64>> = items.iter().map(|item| item.get("id").and_then(as_integer)).collect();
+    let ids: Vec<Option<i64>> = items
+        .iter()
+        .map(|item| item.get("id").and_then(as_integer))
+        .collect();
     let loaded = load_some(call, ids.iter().flatten().copied().collect()).await?;
 
     let mut rejections = Vec::new();
@@ -404,7 +453,10 @@ async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         };
         if !found {
             let position = id.map(Value::from).unwrap_or(Value::Null);
-            rejections.push((position, detail_error("No Secret matches the given query.".into())));
+            rejections.push((
+                position,
+                detail_error("No Secret matches the given query.".into()),
+            ));
         }
     }
     if !rejections.is_empty() {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use super::super::call::Call;
 use super::super::error::ApiError;
-use super::super::filters::{order_by, FilterSet, SortKey};
+use super::super::filters::{order_by, FilterSet, SortKey, SortKeyFn};
 use super::super::request::Query;
 use super::view::{object_key, Loaded, VisibleObjects};
 use crate::store::secrets::SecretRow;
@@ -16,10 +16,12 @@ const VIRTUAL_MACHINE: &str = "virtualization.virtualmachine";
 
 /// The declared filters; parameters not listed here are rejected as unknown.
 pub fn filter_set() -> FilterSet<SecretRow> {
-    FilterSet::new()
+    FilterSet::<SecretRow>::new()
         .integer("id", |secret| Some(secret.id))
         .text("name", |secret| Some(secret.name.as_str()))
-        .integer("assigned_object_id", |secret| Some(secret.assigned_object_id))
+        .integer("assigned_object_id", |secret| {
+            Some(secret.assigned_object_id)
+        })
         .text("_object_repr", |secret| secret.object_repr.as_deref())
         .text("description", |secret| Some(secret.description.as_str()))
         .timestamp("created", |secret| secret.created.as_deref())
@@ -76,7 +78,10 @@ impl CustomFilters {
         object_type_ids.sort_unstable();
 
         Ok(CustomFilters {
-            q: query.get("q").filter(|q| !q.trim().is_empty()).map(|q| q.trim().to_lowercase()),
+            q: query
+                .get("q")
+                .filter(|q| !q.trim().is_empty())
+                .map(|q| q.trim().to_lowercase()),
             role_ids: role_ids(query, loaded)?,
             tag_slugs: strings(query, "tag"),
             excluded_tag_slugs: strings(query, "tag__n"),
@@ -87,9 +92,17 @@ impl CustomFilters {
             device_ids: integers(query, "device_id")?,
             virtual_machines: strings(query, "virtual_machine"),
             virtual_machine_ids: integers(query, "virtual_machine_id")?,
-            matches_nothing: ["contact", "contact_role", "contact_group", "owner", "owner_id", "owner_group", "owner_group_id"]
-                .iter()
-                .any(|name| query.get(name).is_some()),
+            matches_nothing: [
+                "contact",
+                "contact_role",
+                "contact_group",
+                "owner",
+                "owner_id",
+                "owner_group",
+                "owner_group_id",
+            ]
+            .iter()
+            .any(|name| query.get(name).is_some()),
         })
     }
 
@@ -99,7 +112,12 @@ impl CustomFilters {
     }
 
     /// Applies the filters that need only the stored secret.
-    pub fn matches_stored(&self, secret: &SecretRow, loaded: &Loaded, type_ids: &[(String, i64)]) -> bool {
+    pub fn matches_stored(
+        &self,
+        secret: &SecretRow,
+        loaded: &Loaded,
+        type_ids: &[(String, i64)],
+    ) -> bool {
         if self.matches_nothing {
             return false;
         }
@@ -152,7 +170,11 @@ impl CustomFilters {
         let haystacks = [
             secret.name.to_lowercase(),
             secret.description.to_lowercase(),
-            secret.object_repr.clone().unwrap_or_default().to_lowercase(),
+            secret
+                .object_repr
+                .clone()
+                .unwrap_or_default()
+                .to_lowercase(),
             field("display").to_lowercase(),
         ];
         haystacks.iter().any(|text| text.contains(q.as_str()))
@@ -165,7 +187,10 @@ impl CustomFilters {
         // NetBox ANDs repeated `tag` values: every listed tag must be present.
         self.tag_slugs.iter().all(has_slug)
             && !self.excluded_tag_slugs.iter().any(has_slug)
-            && self.tag_ids.iter().all(|id| tags.iter().any(|tag| tag.id == *id))
+            && self
+                .tag_ids
+                .iter()
+                .all(|id| tags.iter().any(|tag| tag.id == *id))
     }
 
     fn matches_object_ids(&self, secret: &SecretRow) -> bool {
@@ -211,12 +236,16 @@ fn role_ids(query: &Query, loaded: &Loaded) -> Result<Option<HashSet<i64>>, ApiE
 
     let mut selected: HashSet<i64> = HashSet::new();
     for slug in &slugs {
-        let role = loaded.roles.values().find(|role| &role.slug == slug).ok_or_else(|| {
-            ApiError::field(
-                "role",
-                format!("Select a valid choice. {slug} is not one of the available choices."),
-            )
-        })?;
+        let role = loaded
+            .roles
+            .values()
+            .find(|role| &role.slug == slug)
+            .ok_or_else(|| {
+                ApiError::field(
+                    "role",
+                    format!("Select a valid choice. {slug} is not one of the available choices."),
+                )
+            })?;
         selected.insert(role.id);
     }
     for id in ids {
@@ -240,22 +269,30 @@ pub fn sort(secrets: &mut [&SecretRow], ordering: Option<&str>, loaded: &Loaded)
             .map(|role| role.name.clone())
             .unwrap_or_default()
     };
-    secrets.sort_by(|a, b| {
-        (role_name(a), &a.name, a.id).cmp(&(role_name(b), &b.name, b.id))
-    });
+    secrets.sort_by(|a, b| (role_name(a), &a.name, a.id).cmp(&(role_name(b), &b.name, b.id)));
 
-    let keys: [(&str, fn(&&SecretRow) -> SortKey); 7] = [
+    order_by(secrets, ordering, &sort_keys());
+}
+
+/// The fields `?ordering=` may name.
+fn sort_keys<'a>() -> [(&'static str, SortKeyFn<&'a SecretRow>); 7] {
+    [
         ("id", |secret| SortKey::Integer(secret.id)),
         ("name", |secret| SortKey::Text(secret.name.clone())),
         ("assigned_object_type", |secret| {
             SortKey::Text(secret.assigned_object_type.clone())
         }),
-        ("assigned_object_id", |secret| SortKey::Integer(secret.assigned_object_id)),
-        ("description", |secret| SortKey::Text(secret.description.clone())),
+        ("assigned_object_id", |secret| {
+            SortKey::Integer(secret.assigned_object_id)
+        }),
+        ("description", |secret| {
+            SortKey::Text(secret.description.clone())
+        }),
         ("created", |secret| text_or_null(secret.created.as_deref())),
-        ("last_updated", |secret| text_or_null(secret.last_updated.as_deref())),
-    ];
-    order_by(secrets, ordering, &keys);
+        ("last_updated", |secret| {
+            text_or_null(secret.last_updated.as_deref())
+        }),
+    ]
 }
 
 fn text_or_null(value: Option<&str>) -> SortKey {

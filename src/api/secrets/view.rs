@@ -86,10 +86,15 @@ pub type VisibleObjects = HashMap<(String, i64), Value>;
 ///
 /// A secret whose object is missing from the result is hidden from the caller: either the
 /// object is gone, the caller may not view it, or its type is no longer configured.
-pub async fn visible_objects(call: &Call, secrets: &[&SecretRow]) -> Result<VisibleObjects, ApiError> {
+pub async fn visible_objects(
+    call: &Call,
+    secrets: &[&SecretRow],
+) -> Result<VisibleObjects, ApiError> {
     let mut ids_by_type: HashMap<&str, Vec<i64>> = HashMap::new();
     for secret in secrets {
-        let ids = ids_by_type.entry(secret.assigned_object_type.as_str()).or_default();
+        let ids = ids_by_type
+            .entry(secret.assigned_object_type.as_str())
+            .or_default();
         if !ids.contains(&secret.assigned_object_id) {
             ids.push(secret.assigned_object_id);
         }
@@ -112,7 +117,12 @@ pub async fn visible_objects(call: &Call, secrets: &[&SecretRow]) -> Result<Visi
 
 /// Returns whether the caller may see this secret: its role is in scope and its assigned
 /// object is visible to them in NetBox.
-pub fn is_visible(secret: &SecretRow, loaded: &Loaded, scope: &Scope, objects: &VisibleObjects) -> bool {
+pub fn is_visible(
+    secret: &SecretRow,
+    loaded: &Loaded,
+    scope: &Scope,
+    objects: &VisibleObjects,
+) -> bool {
     let Some(role) = loaded.role_of(secret) else {
         return false;
     };
@@ -120,7 +130,10 @@ pub fn is_visible(secret: &SecretRow, loaded: &Loaded, scope: &Scope, objects: &
 }
 
 pub fn object_key(secret: &SecretRow) -> (String, i64) {
-    (secret.assigned_object_type.clone(), secret.assigned_object_id)
+    (
+        secret.assigned_object_type.clone(),
+        secret.assigned_object_id,
+    )
 }
 
 /// The nested role inside a secret: the role's brief form with `secret_count` always 0, as the
@@ -153,18 +166,33 @@ pub fn render(
 
     let mut fields = Map::new();
     fields.insert("id".into(), json!(secret.id));
-    fields.insert("url".into(), json!(call.urls.api("secrets", Some(secret.id))));
+    fields.insert(
+        "url".into(),
+        json!(call.urls.api("secrets", Some(secret.id))),
+    );
     fields.insert("display".into(), json!(secret.display()));
-    fields.insert("assigned_object_type".into(), json!(secret.assigned_object_type));
-    fields.insert("assigned_object_id".into(), json!(secret.assigned_object_id));
-    fields.insert("assigned_object".into(), assigned_object.cloned().unwrap_or(Value::Null));
+    fields.insert(
+        "assigned_object_type".into(),
+        json!(secret.assigned_object_type),
+    );
+    fields.insert(
+        "assigned_object_id".into(),
+        json!(secret.assigned_object_id),
+    );
+    fields.insert(
+        "assigned_object".into(),
+        assigned_object.cloned().unwrap_or(Value::Null),
+    );
     fields.insert("role".into(), role);
     fields.insert("name".into(), json!(secret.name));
     fields.insert("plaintext".into(), json!(plaintext));
     fields.insert("hash".into(), json!(secret.hash));
     fields.insert("description".into(), json!(secret.description));
     fields.insert("comments".into(), json!(secret.comments));
-    fields.insert("tags".into(), nested_tags(&call.urls, loaded.tags_of(secret)));
+    fields.insert(
+        "tags".into(),
+        nested_tags(&call.urls, loaded.tags_of(secret)),
+    );
     fields.insert("custom_fields".into(), secret.custom_fields.clone());
     fields.insert("created".into(), json!(secret.created));
     fields.insert("last_updated".into(), json!(secret.last_updated));

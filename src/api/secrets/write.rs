@@ -143,7 +143,9 @@ pub async fn prepare_change(
         .assigned_object_type
         .clone()
         .unwrap_or_else(|| current.assigned_object_type.clone());
-    let object_id = input.assigned_object_id.unwrap_or(current.assigned_object_id);
+    let object_id = input
+        .assigned_object_id
+        .unwrap_or(current.assigned_object_id);
     let assigned_object = find_object(call, &object_type, object_id).await?;
 
     let name = input.name.clone().unwrap_or_else(|| current.name.clone());
@@ -210,7 +212,11 @@ async fn find_object(call: &Call, object_type: &str, object_id: i64) -> Result<V
         ));
     }
 
-    match objects.brief(&call.caller, object_type, object_id).await? {
+    let found = objects
+        .brief(&call.caller, object_type, object_id)
+        .await
+        .map_err(ApiError::from)?;
+    match found {
         Some(brief) => Ok(brief),
         None => Err(field_error(
             "assigned_object_id",
