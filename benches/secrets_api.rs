@@ -196,7 +196,7 @@ async fn start_proxy(netbox: SocketAddr, data_dir: &std::path::Path) -> (Child, 
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         listener.local_addr().expect("address").port()
     };
-    let child = Command::new(env!("CARGO_BIN_EXE_netbox-secrets-proxy"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netbox-secrets-proxy"))
         .args(["--upstream", &format!("http://{netbox}")])
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--data-dir", &data_dir.display().to_string()])
@@ -215,6 +215,8 @@ async fn start_proxy(netbox: SocketAddr, data_dir: &std::path::Path) -> (Child, 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the proxy did not start listening on port {port}");
 }
 

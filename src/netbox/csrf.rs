@@ -158,7 +158,8 @@ mod tests {
     #[test]
     fn csrf_cases() {
         let masked_token = masked(SECRET, "ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvu");
-        let cases: Vec<(Vec<(&'static str, &str)>, &str, Result<(), &str>)> = vec![
+        type Case<'a> = (Vec<(&'static str, &'a str)>, &'a str, Result<(), &'a str>);
+        let cases: Vec<Case> = vec![
             (vec![("x-csrftoken", SECRET)], "http", Ok(())),
             (vec![("x-csrftoken", &masked_token)], "http", Ok(())),
             (vec![], "http", Err("CSRF Failed: CSRF token missing.")),

@@ -202,11 +202,10 @@ impl ObjectResolver {
         for &id in ids {
             let key = (*scope, object_type.to_string(), id);
             match cache.get(&key) {
-                Some((brief, expires)) if *expires > now => {
-                    if let Some(brief) = brief {
-                        found.insert(id, brief.clone());
-                    }
+                Some((Some(brief), expires)) if *expires > now => {
+                    found.insert(id, brief.clone());
                 }
+                Some((None, expires)) if *expires > now => {}
                 _ if !missing.contains(&id) => missing.push(id),
                 _ => {}
             }

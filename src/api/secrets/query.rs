@@ -154,15 +154,11 @@ impl CustomFilters {
                 .to_string()
         };
 
-        if !self.devices.is_empty()
-            && !(secret.assigned_object_type == DEVICE && self.devices.contains(&field("name")))
-        {
-            return false;
-        }
-        if !self.virtual_machines.is_empty()
-            && !(secret.assigned_object_type == VIRTUAL_MACHINE
-                && self.virtual_machines.contains(&field("name")))
-        {
+        let named = |object_type: &str, names: &[String]| {
+            names.is_empty()
+                || (secret.assigned_object_type == object_type && names.contains(&field("name")))
+        };
+        if !named(DEVICE, &self.devices) || !named(VIRTUAL_MACHINE, &self.virtual_machines) {
             return false;
         }
 
