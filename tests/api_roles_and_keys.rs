@@ -6,14 +6,20 @@ use serde_json::{json, Value};
 use support::api::*;
 
 #[tokio::test]
-async fn role_tree_reports_depth_and_cumulative_secret_count() {
+async fn role_tree_depth_and_count() {
     let world = ApiWorld::start().await;
     let session_key = world.admin_unlocked().await;
     let root = world.add_role("Credentials", "credentials", None).await;
     let child = world.add_role("Login", "login", Some(root)).await;
-    world.add_secret(&session_key, 1, child, "admin", "pw").await;
+    world
+        .add_secret(&session_key, 1, child, "admin", "pw")
+        .await;
 
-    let list = world.req("GET", "secret-roles/").token(ADMIN_TOKEN).send().await;
+    let list = world
+        .req("GET", "secret-roles/")
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
     let detail = world
         .req("GET", &format!("secret-roles/{child}/"))
         .token(ADMIN_TOKEN)
@@ -38,7 +44,9 @@ async fn role_in_use_cannot_be_deleted() {
     let session_key = world.admin_unlocked().await;
     let root = world.add_role("Credentials", "credentials", None).await;
     let child = world.add_role("Login", "login", Some(root)).await;
-    world.add_secret(&session_key, 1, child, "admin", "pw").await;
+    world
+        .add_secret(&session_key, 1, child, "admin", "pw")
+        .await;
 
     for id in [child, root] {
         let reply = world
@@ -63,7 +71,7 @@ async fn role_in_use_cannot_be_deleted() {
 }
 
 #[tokio::test]
-async fn first_user_key_is_active_and_later_keys_are_not() {
+async fn first_user_key_is_active() {
     let world = ApiWorld::start().await;
     let (_, admin_public) = vector_keys();
     let (_, alice_public) = second_keys();
@@ -124,7 +132,7 @@ async fn activation_gives_another_user_the_master_key() {
 }
 
 #[tokio::test]
-async fn activation_with_a_missing_id_is_404_and_activates_nothing() {
+async fn activation_missing_id_is_404() {
     let world = ApiWorld::start().await;
     let (admin_private, admin_public) = vector_keys();
     let (_, alice_public) = second_keys();
@@ -150,12 +158,16 @@ async fn activation_with_a_missing_id_is_404_and_activates_nothing() {
 }
 
 #[tokio::test]
-async fn last_active_key_cannot_be_deleted_while_secrets_exist() {
+async fn last_active_key_delete_is_409() {
     let world = ApiWorld::start().await;
     let session_key = world.admin_unlocked().await;
     let role = world.add_role("Login", "login", None).await;
     world.add_secret(&session_key, 1, role, "admin", "pw").await;
-    let keys = world.req("GET", "user-keys/").token(ADMIN_TOKEN).send().await;
+    let keys = world
+        .req("GET", "user-keys/")
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
     let admin_key = keys.json()["results"][0]["id"].as_i64().unwrap();
 
     let reply = world
@@ -172,13 +184,15 @@ async fn last_active_key_cannot_be_deleted_while_secrets_exist() {
 }
 
 #[tokio::test]
-async fn changing_the_public_key_deactivates_it_and_ends_its_session_key() {
+async fn public_key_change_ends_session_key() {
     let world = ApiWorld::start().await;
     let (admin_private, admin_public) = vector_keys();
     let (alice_private, alice_public) = second_keys();
     let admin_session = world.admin_unlocked().await;
     let role = world.add_role("Login", "login", None).await;
-    world.add_secret(&admin_session, 1, role, "admin", "pw").await;
+    world
+        .add_secret(&admin_session, 1, role, "admin", "pw")
+        .await;
     let alice_key = world.add_user_key(ALICE_TOKEN, &alice_public).await;
     let activated = world
         .req("POST", "user-keys/activate/")
@@ -195,7 +209,11 @@ async fn changing_the_public_key_deactivates_it_and_ends_its_session_key() {
         .json(&json!({ "public_key": admin_public }))
         .send()
         .await;
-    let session = world.req("GET", "session-key/").token(ALICE_TOKEN).send().await;
+    let session = world
+        .req("GET", "session-key/")
+        .token(ALICE_TOKEN)
+        .send()
+        .await;
     let read = world
         .req("GET", "secrets/")
         .token(ALICE_TOKEN)
@@ -265,7 +283,7 @@ async fn generator_returns_a_usable_key_pair() {
 }
 
 #[tokio::test]
-async fn root_lists_the_endpoints_in_alphabetical_order() {
+async fn root_lists_endpoints_sorted() {
     let world = ApiWorld::start().await;
 
     let reply = world.req("GET", "").token(BOB_TOKEN).send().await;

@@ -41,7 +41,7 @@ fn get(world: &ApiWorld, path: &str, session_key: Option<&str>) -> ApiRequest {
 }
 
 #[tokio::test]
-async fn create_without_a_session_key_is_400_with_the_plugin_message() {
+async fn create_without_session_key_is_400() {
     let (world, _, role) = world_with_role().await;
 
     let reply = world
@@ -56,7 +56,7 @@ async fn create_without_a_session_key_is_400_with_the_plugin_message() {
 }
 
 #[tokio::test]
-async fn create_with_a_session_key_stores_an_encrypted_secret() {
+async fn create_with_session_key_is_201() {
     let (world, session_key, role) = world_with_role().await;
 
     let reply = world
@@ -70,21 +70,29 @@ async fn create_with_a_session_key_stores_an_encrypted_secret() {
     assert_eq!(reply.status, 201, "{}", reply.text());
     let body = reply.json();
     assert_eq!(body["plaintext"], Value::Null);
-    assert!(body["hash"].as_str().unwrap().starts_with("pbkdf2_sha256$1000$"));
+    assert!(body["hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("pbkdf2_sha256$1000$"));
     assert_eq!(body["assigned_object_type"], "dcim.device");
     assert_eq!(body["assigned_object_id"], 1);
     assert_eq!(body["assigned_object"]["display"], "dev-1");
     assert_eq!(body["role"]["id"], role);
     assert_eq!(
         body["url"],
-        format!("http://{PUBLIC_HOST}/api/plugins/secrets/secrets/{}/", body["id"])
+        format!(
+            "http://{PUBLIC_HOST}/api/plugins/secrets/secrets/{}/",
+            body["id"]
+        )
     );
 }
 
 #[tokio::test]
 async fn detail_decrypts_only_with_a_session_key() {
     let (world, session_key, role) = world_with_role().await;
-    let id = world.add_secret(&session_key, 1, role, "admin", "s3cr3t").await;
+    let id = world
+        .add_secret(&session_key, 1, role, "admin", "s3cr3t")
+        .await;
     let path = format!("secrets/{id}/");
 
     let without = get(&world, &path, None).send().await;
@@ -99,8 +107,12 @@ async fn detail_decrypts_only_with_a_session_key() {
 #[tokio::test]
 async fn list_with_a_session_key_decrypts_every_secret() {
     let (world, session_key, role) = world_with_role().await;
-    world.add_secret(&session_key, 1, role, "one", "first").await;
-    world.add_secret(&session_key, 2, role, "two", "second").await;
+    world
+        .add_secret(&session_key, 1, role, "one", "first")
+        .await;
+    world
+        .add_secret(&session_key, 2, role, "two", "second")
+        .await;
 
     let reply = get(&world, "secrets/", Some(&session_key)).send().await;
 
@@ -111,7 +123,7 @@ async fn list_with_a_session_key_decrypts_every_secret() {
 }
 
 #[tokio::test]
-async fn wrong_session_key_is_400_invalid_session_key() {
+async fn wrong_session_key_is_400() {
     let (world, session_key, role) = world_with_role().await;
     world.add_secret(&session_key, 1, role, "admin", "pw").await;
     let wrong_short = "d3Jvbmcta2V5"; // base64 of "wrong-key"
@@ -155,9 +167,11 @@ async fn undecodable_session_key_counts_as_absent() {
 }
 
 #[tokio::test]
-async fn patch_needs_a_session_key_and_changes_the_value() {
+async fn patch_needs_session_key() {
     let (world, session_key, role) = world_with_role().await;
-    let id = world.add_secret(&session_key, 1, role, "admin", "old").await;
+    let id = world
+        .add_secret(&session_key, 1, role, "admin", "old")
+        .await;
     let path = format!("secrets/{id}/");
 
     let without = world
@@ -210,7 +224,7 @@ async fn plaintext_over_65535_bytes_is_400_on_plaintext() {
     let largest = "x".repeat(65_535);
     let too_long = "x".repeat(65_536);
 
-    let refused = world
+    let rejected = world
         .req("POST", "secrets/")
         .token(ADMIN_TOKEN)
         .session_key(&session_key)
@@ -225,8 +239,12 @@ async fn plaintext_over_65535_bytes_is_400_on_plaintext() {
         .send()
         .await;
 
-    assert_eq!(refused.status, 400);
-    assert!(refused.json()["plaintext"].is_array(), "{}", refused.text());
+    assert_eq!(rejected.status, 400);
+    assert!(
+        rejected.json()["plaintext"].is_array(),
+        "{}",
+        rejected.text()
+    );
     assert_eq!(accepted.status, 201, "{}", accepted.text());
 }
 
@@ -256,7 +274,7 @@ async fn multipart_accepts_role_id_and_role() {
 }
 
 #[tokio::test]
-async fn bulk_create_stores_nothing_when_one_item_is_bad() {
+async fn bulk_create_is_all_or_nothing() {
     let (world, session_key, role) = world_with_role().await;
     let items = json!([
         secret_body(1, role, "good", "pw"),
@@ -286,7 +304,10 @@ async fn bulk_create_stores_nothing_when_one_item_is_bad() {
 #[tokio::test]
 async fn bulk_create_and_bulk_delete() {
     let (world, session_key, role) = world_with_role().await;
-    let items = json!([secret_body(1, role, "a", "1"), secret_body(2, role, "b", "2")]);
+    let items = json!([
+        secret_body(1, role, "a", "1"),
+        secret_body(2, role, "b", "2")
+    ]);
 
     let created = world
         .req("POST", "secrets/")
@@ -316,11 +337,15 @@ async fn bulk_create_and_bulk_delete() {
 }
 
 #[tokio::test]
-async fn secret_on_a_device_the_caller_cannot_see_is_refused_and_hidden() {
+async fn hidden_device_secrets_are_invisible() {
     let (world, session_key, role) = world_with_role().await;
     let alice_key = unlock_alice(&world).await;
-    let hidden = world.add_secret(&session_key, 3, role, "on-three", "pw").await;
-    world.add_secret(&session_key, 1, role, "on-one", "pw").await;
+    let hidden = world
+        .add_secret(&session_key, 3, role, "on-three", "pw")
+        .await;
+    world
+        .add_secret(&session_key, 1, role, "on-one", "pw")
+        .await;
 
     let create = world
         .req("POST", "secrets/")
@@ -352,7 +377,7 @@ async fn secret_on_a_device_the_caller_cannot_see_is_refused_and_hidden() {
 }
 
 #[tokio::test]
-async fn unknown_object_type_is_400_invalid_content_type() {
+async fn unknown_object_type_is_400() {
     let (world, session_key, role) = world_with_role().await;
     let mut body = secret_body(1, role, "site", "pw");
     body["assigned_object_type"] = json!("dcim.site");
@@ -387,8 +412,12 @@ async fn world_with_three_secrets() -> (ApiWorld, String) {
     let (world, session_key, login) = world_with_role().await;
     let snmp = world.add_role("SNMP", "snmp", None).await;
     world.add_secret(&session_key, 1, login, "admin", "a").await;
-    world.add_secret(&session_key, 2, login, "enable", "b").await;
-    world.add_secret(&session_key, 2, snmp, "community", "c").await;
+    world
+        .add_secret(&session_key, 2, login, "enable", "b")
+        .await;
+    world
+        .add_secret(&session_key, 2, snmp, "community", "c")
+        .await;
     (world, session_key)
 }
 
@@ -422,7 +451,10 @@ async fn pagination_links_point_at_the_public_host() {
     let base = format!("http://{PUBLIC_HOST}/api/plugins/secrets/secrets/");
 
     let first = get(&world, "secrets/?limit=1", None).send().await.json();
-    let last = get(&world, "secrets/?limit=1&offset=2", None).send().await.json();
+    let last = get(&world, "secrets/?limit=1&offset=2", None)
+        .send()
+        .await
+        .json();
 
     assert_eq!(first["count"], 3);
     assert_eq!(first["results"].as_array().unwrap().len(), 1);
@@ -437,20 +469,31 @@ async fn brief_and_fields_select_the_fields() {
     let (world, _) = world_with_three_secrets().await;
 
     let brief = get(&world, "secrets/?brief=1", None).send().await.json();
-    let fields = get(&world, "secrets/?fields=id,name", None).send().await.json();
+    let fields = get(&world, "secrets/?fields=id,name", None)
+        .send()
+        .await
+        .json();
 
-    let keys = |item: &Value| -> Vec<String> { item.as_object().unwrap().keys().cloned().collect() };
-    assert_eq!(keys(&brief["results"][0]), vec!["id", "url", "display", "name"]);
+    let keys =
+        |item: &Value| -> Vec<String> { item.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&brief["results"][0]),
+        vec!["id", "url", "display", "name"]
+    );
     assert_eq!(keys(&fields["results"][0]), vec!["id", "name"]);
 }
 
 #[tokio::test]
-async fn plaintext_round_trips_byte_for_byte_after_trimming() {
+async fn plaintext_round_trips_after_trim() {
     let (world, session_key, role) = world_with_role().await;
     let cases = [
         ("unicode", "pässwörd ✓ 🔑 日本", "pässwörd ✓ 🔑 日本"),
         ("padded", "  spaced out \t\n", "spaced out"),
-        ("lines", "first\nsecond\r\n\tthird", "first\nsecond\r\n\tthird"),
+        (
+            "lines",
+            "first\nsecond\r\n\tthird",
+            "first\nsecond\r\n\tthird",
+        ),
         ("long", &"ab".repeat(40), &"ab".repeat(40)),
     ];
 

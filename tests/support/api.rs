@@ -1,4 +1,4 @@
-//! Set-up for the API tests: a fake NetBox that knows a few users, tokens and devices, the real
+//! Set-up for the API tests: a fake NetBox with a few users, tokens and devices, the real
 //! API service in front of it, and a small request builder.
 //!
 //! Users: `admin` (id 1, superuser), `alice` (id 2, group `operators`), `bob` (id 3, nothing),
@@ -27,14 +27,14 @@ pub const ADMIN_TOKEN: &str = "Token 0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 pub const ADMIN_V2_TOKEN: &str = "Bearer nbt_AdminKey0001.Q2w3E4r5T6y7U8i9O0pAsDfGhJkLzXcVbNm12345";
 pub const ALICE_TOKEN: &str = "Token a11ce00000000000000000000000000000000a";
 pub const ALICE_V2_TOKEN: &str = "Bearer nbt_AliceKey0001.A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0";
-/// Alice's token without write permission: NetBox answers 403 to the render probe.
+/// Alice's token without write permission, so NetBox returns 403 to the render probe.
 pub const ALICE_READ_ONLY_TOKEN: &str = "Token a11ce0000000000000000000000000000000r0";
-/// A second token of alice whose authentication check is answered slowly.
+/// A second token of alice whose authentication check the fake returns slowly.
 pub const ALICE_SLOW_TOKEN: &str = "Token a11ce000000000000000000000000000005l0w";
 pub const BOB_TOKEN: &str = "Token b0b0000000000000000000000000000000000b";
 pub const CAROL_TOKEN: &str = "Token ca201000000000000000000000000000000000";
 /// A token NetBox does not know.
-pub const REFUSED_TOKEN: &str = "Token deadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
+pub const UNKNOWN_TOKEN: &str = "Token deadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
 
 pub const ADMIN_SESSION: &str = "adminsession0000000000000000000";
 pub const ALICE_SESSION: &str = "alicesession0000000000000000000";
@@ -57,7 +57,7 @@ models = ["secret"]
 roles = ["login"]
 "#;
 
-/// The plugin's 2048-bit test key pair (PKCS#1 private key, SPKI public key).
+/// Returns the plugin's 2048-bit test key pair (PKCS#1 private key, SPKI public key).
 pub fn vector_keys() -> (String, String) {
     let text = include_str!("../fixtures/vectors/formats.json");
     let formats: Value = serde_json::from_str(text).unwrap();
@@ -66,7 +66,7 @@ pub fn vector_keys() -> (String, String) {
     (private.to_owned(), public.to_owned())
 }
 
-/// A second key pair, for a second user.
+/// Returns a second key pair, for a second user.
 pub fn second_keys() -> (String, String) {
     (
         include_str!("../fixtures/keys/second-private.pem").to_owned(),
@@ -210,7 +210,7 @@ fn device_json(id: i64) -> Value {
     })
 }
 
-/// Answers the NetBox endpoints the API calls; anything else is left to the built-in fake.
+/// Returns replies for the NetBox endpoints the API calls. Other paths go to the built-in fake.
 pub fn netbox_responder() -> Responder {
     Arc::new(|recorded: &RecordedRequest| {
         let path = recorded.target.split('?').next().unwrap_or("").to_owned();
@@ -252,11 +252,11 @@ pub fn netbox_responder() -> Responder {
                         &json!({ "detail": "You do not have permission to perform this action." }),
                     )
                 } else {
-                    let wanted: Option<i64> = value_of("id").and_then(|id| id.parse().ok());
+                    let requested: Option<i64> = value_of("id").and_then(|id| id.parse().ok());
                     let superuser_only = value_of("is_superuser").as_deref() == Some("true");
                     let found: Vec<Value> = [ADMIN, ALICE, BOB, CAROL]
                         .iter()
-                        .filter(|u| Some(u.id) == wanted || wanted.is_none())
+                        .filter(|u| Some(u.id) == requested || requested.is_none())
                         .filter(|u| u.superuser || !superuser_only)
                         .map(|u| json!({ "id": u.id, "display": u.display }))
                         .collect();
@@ -339,7 +339,10 @@ pub struct ApiWorld {
 
 /// Builds the proxy's configuration for `upstream` with a fresh data directory.
 pub fn api_config(upstream: &str, data: &tempfile::TempDir, policy: &str) -> Config {
-    let extra = format!("data_dir = {:?}\n{policy}", data.path().display().to_string());
+    let extra = format!(
+        "data_dir = {:?}\n{policy}",
+        data.path().display().to_string()
+    );
     proxy_config(upstream, &extra)
 }
 
@@ -368,7 +371,7 @@ impl ApiWorld {
         }
     }
 
-    /// A request to `path`, relative to `/api/plugins/secrets/` unless it starts with `/`.
+    /// Starts a request to `path`, relative to `/api/plugins/secrets/` unless it starts with `/`.
     pub fn req(&self, method: &str, path: &str) -> ApiRequest {
         let target = if path.starts_with('/') {
             path.to_owned()
@@ -458,7 +461,7 @@ impl ApiWorld {
     }
 }
 
-/// The plugin test suite's secret payload.
+/// Builds the plugin test suite's secret payload.
 pub fn secret_body(device: i64, role: i64, name: &str, plaintext: &str) -> Value {
     json!({
         "assigned_object_type": "dcim.device",
@@ -507,7 +510,7 @@ impl ApiRequest {
         self.header("content-type", content_type)
     }
 
-    /// A multipart/form-data body with these text fields.
+    /// Sets a multipart/form-data body with these text fields.
     pub fn multipart(self, fields: &[(&str, &str)]) -> ApiRequest {
         let boundary = "----apitestboundary7MA4YWxkTrZu0gW";
         let mut text = String::new();
@@ -566,7 +569,7 @@ impl Reply {
         self.header("content-type").unwrap_or("")
     }
 
-    /// Every `Set-Cookie` value.
+    /// Returns every `Set-Cookie` value.
     pub fn set_cookies(&self) -> Vec<String> {
         self.headers
             .get_all(header::SET_COOKIE)
