@@ -1,0 +1,98 @@
+//! Role deletes, single and bulk, refused while secrets use the role or a descendant.
+
+use super::*;
+
+pub(super) async fn delete_one(
+    call: &Call,
+    scope: &Scope,
+    id: i64,
+) -> Result<Response<BoxBody>, ApiError> {
+    delete_roles(call, scope, vec![id], false).await?;
+    Ok(call.no_content())
+}
+
+pub(super) async fn bulk_delete(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError> {
+    let payload = call.payload(FormBodies::Rejected).await?;
+    let items = bulk_items(&payload.data)?;
+    let ids = bulk_ids(items)?;
+
+    delete_roles(call, scope, ids, true).await?;
+    Ok(call.no_content())
+}
+
+/// Deletes roles (and by cascade their descendants) in one transaction. A role that a secret
+/// uses, directly or through a descendant, blocks the whole request with 409.
+pub(super) async fn delete_roles(
+    call: &Call,
+    scope: &Scope,
+    ids: Vec<i64>,
+    bulk: bool,
+) -> Result<(), ApiError> {
+    let scope = scope.clone();
+    let total = ids.len();
+
+    let outcome = call
+        .state
+        .store
+        .write(move |transaction| {
+            let roles = secret_roles::list(transaction)?;
+            let missing: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| {
+                    !roles
+                        .iter()
+                        .any(|row| row.id == *id && in_scope(&scope, row))
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Ok(Err(DeleteFailure::Missing(missing)));
+            }
+
+            transaction.execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))?;
+            for id in &ids {
+                match secret_roles::delete(transaction, *id) {
+                    // An earlier delete in this request already removed it with its ancestor.
+                    Ok(()) | Err(StoreError::NotFound) => {}
+                    Err(StoreError::InUse(dependents)) => {
+                        transaction.execute_batch(&format!(
+                            "ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"
+                        ))?;
+                        return Ok(Err(DeleteFailure::InUse(dependents)));
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+            transaction.execute_batch(&format!("RELEASE {SAVEPOINT}"))?;
+            Ok(Ok(()))
+        })
+        .await?;
+
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(DeleteFailure::InUse(dependents)) => Err(protected_error(&dependents)),
+        Err(DeleteFailure::Missing(_)) if !bulk => Err(ApiError::not_found(MODEL_NAME)),
+        Err(DeleteFailure::Missing(missing)) => {
+            let errors = missing
+                .iter()
+                .map(|id| json!({"id": id, "errors": failure_body(WriteFailure::NotFound)}))
+                .collect();
+            Err(bulk_envelope(errors, total, "found"))
+        }
+    }
+}
+
+pub(super) enum DeleteFailure {
+    Missing(Vec<i64>),
+    InUse(Vec<String>),
+}
+
+/// NetBox's 409 for a delete blocked by protected references.
+pub(super) fn protected_error(dependents: &[String]) -> ApiError {
+    let detail = format!(
+        "Unable to delete object. {} dependent objects were found: {}",
+        dependents.len(),
+        dependents.join(", ")
+    );
+    ApiError::Detail(StatusCode::CONFLICT, detail)
+}
