@@ -15,7 +15,7 @@ use crate::store::{Store, StoreError};
 /// The `--file` value that reads the export from standard input.
 pub const STDIN_NAME: &str = "-";
 
-/// Why an import did not happen. In every case the store is left as it was.
+/// A failed import. In every case the store is left as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {input}: {source}")]
@@ -80,6 +80,7 @@ pub fn run(config: &Config, file: &Path) -> Result<ImportReport, ImportError> {
     let input = input_name(file);
     let export = read_export(file, &input)?;
 
+    let hidden_types = unconfigured_types(&export, &config.secrets.object_types);
     let database = config.database_path();
     let store = open_store(&database)?;
 
@@ -99,7 +100,28 @@ pub fn run(config: &Config, file: &Path) -> Result<ImportReport, ImportError> {
         },
     })?;
 
+    for object_type in hidden_types {
+        tracing::warn!(
+            object_type,
+            "imported secrets are assigned to an object type missing from secrets.object_types; \
+             the API hides them until the type is added"
+        );
+    }
     Ok(ImportReport { database, summary })
+}
+
+/// Returns the assigned-object types of the export's secrets that the configuration does not
+/// allow, each once, in order of first use.
+fn unconfigured_types(export: &PluginExport, allowed: &[String]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+
+    for secret in &export.secrets {
+        let object_type = &secret.assigned_object_type;
+        if !allowed.contains(object_type) && !found.contains(object_type) {
+            found.push(object_type.clone());
+        }
+    }
+    found
 }
 
 fn input_name(file: &Path) -> String {
@@ -182,6 +204,32 @@ mod tests {
         assert!(text.contains("  secret roles: 3\n"), "{text}");
         assert!(text.contains("  secrets:      11\n"), "{text}");
         assert!(text.contains("  tags:         4\n"), "{text}");
+    }
+
+    #[test]
+    fn unconfigured_types_are_listed_once() {
+        let document = serde_json::json!({
+            "user_keys": [], "session_keys": [],
+            "secret_roles": [{"id": 1, "name": "Login", "slug": "login", "parent_id": null,
+                              "created": null, "last_updated": null}],
+            "secrets": [
+                secret_json(1, "dcim.device"),
+                secret_json(2, "ipam.vlan"),
+                secret_json(3, "ipam.vlan"),
+            ],
+        });
+        let export = PluginExport::from_json(&document.to_string()).unwrap();
+        let allowed = ["dcim.device".to_owned()];
+
+        assert_eq!(unconfigured_types(&export, &allowed), ["ipam.vlan"]);
+    }
+
+    fn secret_json(id: i64, object_type: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": id, "assigned_object_type": object_type, "assigned_object_id": id,
+            "object_repr": null, "role_id": 1, "ciphertext": "00", "hash": "x",
+            "created": null, "last_updated": null
+        })
     }
 
     #[test]

@@ -27,14 +27,14 @@ const USER_ID: i64 = 7;
 const USER_KEY_ID: i64 = 3;
 const SESSION_KEY_ROW_ID: i64 = 12;
 const ROLE_ID: i64 = 4;
-/// Id of the first imported secret; the others follow in fixture order.
+/// Id of the first imported secret. The others follow in fixture order.
 const FIRST_SECRET_ID: i64 = 20;
 /// Object-type id the fake NetBox gives `dcim.device`.
 const DEVICE_TYPE_ID: i64 = 23;
 
 const TOKEN: &str = "Token 0123456789abcdef0123456789abcdef01234567";
 
-/// Tables of the store, each dumped whole to compare before and after a refused import.
+/// Tables of the store, each dumped whole to compare before and after a rejected import.
 const TABLES: [&str; 5] = [
     "user_keys",
     "session_keys",
@@ -171,7 +171,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Every row of every store table, in primary-key order.
+/// Reads every row of every store table, ordered by the first three columns.
 fn dump_store(database: &Path) -> Vec<Vec<Vec<SqlValue>>> {
     let conn = rusqlite::Connection::open(database).unwrap();
 
@@ -240,7 +240,8 @@ fn device_briefs(pairs: &[(String, String)]) -> Value {
     json!({"count": results.len(), "next": null, "previous": null, "results": results})
 }
 
-/// Answers the NetBox calls the secrets API makes: the token belongs to superuser `admin`.
+/// Returns the fake NetBox's response to a call from the secrets API. The token belongs to
+/// superuser `admin`, and any other credential gets 403.
 fn netbox_answer(recorded: &RecordedRequest) -> http::Response<BoxBody> {
     let path = recorded.target.split('?').next().unwrap_or_default();
     let pairs = query_pairs(&recorded.target);
@@ -436,7 +437,7 @@ async fn imported_rows_work_through_the_api() {
 }
 
 #[test]
-fn second_import_is_refused_and_changes_nothing() {
+fn second_import_rejected_store_unchanged() {
     let workspace = Workspace::new();
     let document = export_document().to_string();
     let first = run_import(&workspace, Path::new("-"), document.as_bytes());
