@@ -2,6 +2,8 @@
 //! small HTTP clients. Every server binds 127.0.0.1 on port 0.
 #![allow(dead_code)]
 
+pub mod api;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;

@@ -190,12 +190,13 @@ fn text(
     Some(text)
 }
 
-/// The plaintext is trimmed as the plugin does; blank, NUL and over-long values are refused.
-/// Over 65,535 UTF-8 bytes the plugin fails with a 500; here it is a 400 on the field.
+/// The plaintext is kept byte for byte: the plugin trims surrounding whitespace, which would
+/// silently change passwords that start or end with a space. Empty, NUL and over-long values
+/// are refused; over 65,535 UTF-8 bytes the plugin fails with a 500, here it is a 400.
 fn plaintext(fields: &Map<String, Value>, errors: &mut FieldErrors) -> Option<Zeroizing<String>> {
     let value = fields.get("plaintext")?;
     let text = match value {
-        Value::String(text) => Zeroizing::new(text.trim().to_string()),
+        Value::String(text) => Zeroizing::new(text.clone()),
         Value::Number(number) => Zeroizing::new(number.to_string()),
         Value::Null => {
             add_error(errors, "plaintext", "This field may not be null.");
@@ -355,17 +356,17 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_is_trimmed_and_checked() {
+    fn plaintext_is_kept_and_checked() {
         let input = parse_input(&json!({"plaintext": "  s3cret \n"}), Completeness::Partial)
             .ok()
             .unwrap();
         assert_eq!(
             input.plaintext.as_deref().map(String::as_str),
-            Some("s3cret")
+            Some("  s3cret \n")
         );
 
         let cases = [
-            json!({"plaintext": "   "}),
+            json!({"plaintext": ""}),
             json!({"plaintext": "a\u{0}b"}),
             json!({"plaintext": "x".repeat(65_536)}),
             json!({"plaintext": null}),

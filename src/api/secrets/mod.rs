@@ -23,7 +23,8 @@ use crate::store::StoreError;
 use input::{parse_input, Completeness};
 use query::{filter_set, sort, CustomFilters};
 use view::{
-    is_visible, load_all, load_some, object_key, render, visible_objects, Loaded, BRIEF_FIELDS,
+    is_visible, load_all, load_some, object_key, orphans_visible, render, visible_objects, Loaded,
+    BRIEF_FIELDS,
 };
 use write::{
     prepare_change, prepare_new, rejection_response, unique_key_of, PreparedChange, PreparedSecret,
@@ -71,9 +72,10 @@ async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         .filter(|secret| custom.matches_stored(secret, &loaded, &type_ids))
         .collect();
     let objects = visible_objects(call, &candidates).await?;
+    let orphans = orphans_visible(call, &candidates, &objects).await?;
     let mut shown: Vec<&SecretRow> = candidates
         .into_iter()
-        .filter(|secret| is_visible(secret, &loaded, &scope, &objects))
+        .filter(|secret| is_visible(secret, &loaded, &scope, &objects, orphans))
         .filter(|secret| custom.matches_object(secret, &objects))
         .collect();
     sort(&mut shown, call.query.get("ordering"), &loaded);
@@ -156,7 +158,8 @@ async fn visible_secret<'a>(
         .ok_or_else(not_found)?;
 
     let objects = visible_objects(call, &[secret]).await?;
-    if !is_visible(secret, loaded, scope, &objects) {
+    let orphans = orphans_visible(call, &[secret], &objects).await?;
+    if !is_visible(secret, loaded, scope, &objects, orphans) {
         return Err(not_found());
     }
     let assigned_object = objects

@@ -262,10 +262,12 @@ pub fn sort(secrets: &mut [&SecretRow], ordering: Option<&str>, loaded: &Loaded)
     let role_name = |secret: &SecretRow| {
         loaded
             .role_of(secret)
-            .map(|role| role.name.clone())
+            .map(|role| role.name.as_str())
             .unwrap_or_default()
     };
-    secrets.sort_by(|a, b| (role_name(a), &a.name, a.id).cmp(&(role_name(b), &b.name, b.id)));
+    secrets.sort_by(|a, b| {
+        (role_name(a), a.name.as_str(), a.id).cmp(&(role_name(b), b.name.as_str(), b.id))
+    });
 
     order_by(secrets, ordering, &sort_keys());
 }

@@ -116,17 +116,38 @@ pub async fn visible_objects(
 }
 
 /// Returns whether the caller may see this secret: its role is in scope and its assigned
-/// object is visible to them in NetBox.
+/// object is visible to them in NetBox. With `orphans_visible`, a secret whose object NetBox
+/// does not return is shown too, with `assigned_object: null`.
 pub fn is_visible(
     secret: &SecretRow,
     loaded: &Loaded,
     scope: &Scope,
     objects: &VisibleObjects,
+    orphans_visible: bool,
 ) -> bool {
     let Some(role) = loaded.role_of(secret) else {
         return false;
     };
-    scope.allows_role(&role.slug) && objects.contains_key(&object_key(secret))
+    scope.allows_role(&role.slug) && (orphans_visible || objects.contains_key(&object_key(secret)))
+}
+
+/// Returns whether the caller sees secrets whose assigned object NetBox did not return.
+///
+/// A superuser sees every NetBox object, so for them a missing object is gone, and its
+/// secrets stay listed with `assigned_object: null`, as in the plugin. For anyone else a
+/// missing object may only be hidden from them, so its secrets are hidden too.
+pub async fn orphans_visible(
+    call: &Call,
+    secrets: &[&SecretRow],
+    objects: &VisibleObjects,
+) -> Result<bool, ApiError> {
+    if secrets
+        .iter()
+        .all(|secret| objects.contains_key(&object_key(secret)))
+    {
+        return Ok(false);
+    }
+    Ok(call.state.auth.is_superuser(&call.caller).await?)
 }
 
 pub fn object_key(secret: &SecretRow) -> (String, i64) {
