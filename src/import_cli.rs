@@ -103,8 +103,8 @@ pub fn run(config: &Config, file: &Path) -> Result<ImportReport, ImportError> {
     for object_type in hidden_types {
         tracing::warn!(
             object_type,
-            "imported secrets are assigned to an object type missing from secrets.object_types; \
-             the API hides them until the type is added"
+            "imported secrets are assigned to an object type missing from secrets.object_types, \
+             so only superusers see them, without their object, until the type is added"
         );
     }
     Ok(ImportReport { database, summary })
