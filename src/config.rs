@@ -37,12 +37,20 @@ pub struct Cli {
 }
 
 /// The program's subcommand, run once the configuration is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the proxy (the default).
     Serve,
     /// Validate the configuration and print it as TOML with secret values masked.
     CheckConfig,
+    /// Import a netbox-secrets plugin export into the configured database, which must be empty.
+    ImportPlugin {
+        /// JSON document printed by the export query, or "-" to read standard input.
+        #[arg(long, value_name = "EXPORT.json")]
+        file: PathBuf,
+    },
+    /// Print the PostgreSQL query that exports the plugin's tables for import-plugin.
+    ExportQuery,
 }
 
 /// Command-line flags that override the file and the environment.

@@ -6,6 +6,7 @@ pub mod body;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod import_cli;
 pub mod netbox;
 pub mod proxy;
 pub mod shutdown;

@@ -1,15 +1,17 @@
 //! Program entry: load the configuration, set up logging, bind, serve until a signal.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 
 use netbox_secrets_proxy::api::ApiService;
-use netbox_secrets_proxy::config::{Cli, Command, Config};
+use netbox_secrets_proxy::config::{Cli, Command, Config, Overrides};
 use netbox_secrets_proxy::error::AppError;
 use netbox_secrets_proxy::proxy::{OwnedHandler, Server, Upstream};
-use netbox_secrets_proxy::{shutdown, telemetry};
+use netbox_secrets_proxy::store::import::EXPORT_QUERY;
+use netbox_secrets_proxy::{import_cli, shutdown, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,17 +25,32 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), AppError> {
-    let env = std::env::vars_os()
-        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-    let config = Config::load(&cli.overrides, env)?;
-
     match cli.command.unwrap_or(Command::Serve) {
+        Command::ExportQuery => {
+            print!("{EXPORT_QUERY}");
+            Ok(())
+        }
         Command::CheckConfig => {
+            let config = load_config(&cli.overrides)?;
             print!("{}", config.to_masked_toml()?);
             Ok(())
         }
-        Command::Serve => serve(config),
+        Command::ImportPlugin { file } => import_plugin(load_config(&cli.overrides)?, &file),
+        Command::Serve => serve(load_config(&cli.overrides)?),
     }
+}
+
+fn load_config(overrides: &Overrides) -> Result<Config, AppError> {
+    let env = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    Ok(Config::load(overrides, env)?)
+}
+
+fn import_plugin(config: Config, file: &Path) -> Result<(), AppError> {
+    telemetry::init(&config.log)?;
+    let report = import_cli::run(&config, file)?;
+    print!("{report}");
+    Ok(())
 }
 
 fn serve(config: Config) -> Result<(), AppError> {
