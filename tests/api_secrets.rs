@@ -422,6 +422,39 @@ async fn world_with_three_secrets() -> (ApiWorld, String) {
 }
 
 #[tokio::test]
+async fn list_looks_up_objects_once_per_type() {
+    let (world, _) = world_with_three_secrets().await;
+    let before = world.upstream_calls("/api/dcim/devices/");
+
+    // Another credential of admin's has nothing cached yet.
+    let first = world
+        .req("GET", "secrets/")
+        .token(ADMIN_V2_TOKEN)
+        .send()
+        .await;
+    let after_first = world.upstream_calls("/api/dcim/devices/");
+    let second = world
+        .req("GET", "secrets/")
+        .token(ADMIN_V2_TOKEN)
+        .send()
+        .await;
+
+    assert_eq!(first.status, 200);
+    assert_eq!(first.json()["count"], 3);
+    assert_eq!(
+        after_first - before,
+        1,
+        "one device lookup for three secrets"
+    );
+    assert_eq!(second.status, 200);
+    assert_eq!(
+        world.upstream_calls("/api/dcim/devices/"),
+        after_first,
+        "the second list is served from the object cache"
+    );
+}
+
+#[tokio::test]
 async fn filters_narrow_the_list() {
     let (world, _) = world_with_three_secrets().await;
     let cases: [(&str, &[&str]); 6] = [

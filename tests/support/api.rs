@@ -396,6 +396,15 @@ impl ApiWorld {
             .count()
     }
 
+    /// Number of requests NetBox has answered whose path starts with `prefix`.
+    pub fn upstream_calls(&self, prefix: &str) -> usize {
+        self.netbox
+            .requests()
+            .iter()
+            .filter(|r| r.target.starts_with(prefix))
+            .count()
+    }
+
     /// Registers the caller's public key and returns the user-key id.
     pub async fn add_user_key(&self, token: &str, public_key: &str) -> i64 {
         let reply = self
