@@ -122,7 +122,7 @@ fn one_error(field: &str, message: impl Into<String>) -> Map<String, Value> {
 }
 
 /// Reads a DRF `CharField`: strings and numbers are accepted, surrounding whitespace is
-/// trimmed, then blank and length are checked.
+/// trimmed, then blank, length and NUL characters are checked.
 fn text_field(
     object: &Map<String, Value>,
     name: &str,
@@ -152,6 +152,9 @@ fn text_field(
                 "Ensure this field has no more than {max} characters."
             ));
         }
+    }
+    if text.contains('\0') {
+        return fail("Null characters are not allowed.".into());
     }
     Some(text)
 }
@@ -305,6 +308,21 @@ mod tests {
                 json!({"name": long}),
                 "name",
                 "Ensure this field has no more than 100 characters.",
+            ),
+            (
+                json!({"name": "a\u{0}b"}),
+                "name",
+                "Null characters are not allowed.",
+            ),
+            (
+                json!({"description": "\u{0}"}),
+                "description",
+                "Null characters are not allowed.",
+            ),
+            (
+                json!({"comments": "x\u{0}"}),
+                "comments",
+                "Null characters are not allowed.",
             ),
             (json!({"slug": "a b"}), "slug", INVALID_SLUG),
             (json!({"slug": "é"}), "slug", INVALID_SLUG),

@@ -168,7 +168,7 @@ impl ApiService {
         let prefix = context.route.prefix;
         let endpoint = match resolve(prefix, &context.route.rest, request.method())? {
             Resolved::Endpoint(endpoint) => endpoint,
-            Resolved::AddSlash => return Ok(redirect_with_slash(&request)),
+            Resolved::AddSlash => return Ok(redirect_with_slash(&request, &context)),
         };
 
         let origin = RequestOrigin {
@@ -275,11 +275,20 @@ fn requested_indent(headers: &http::HeaderMap) -> Option<usize> {
         .map(|indent| indent.min(8))
 }
 
-fn redirect_with_slash(request: &Request<Incoming>) -> Response<BoxBody> {
-    let path = request.uri().path();
+/// Redirects to the normalised path with its slash added, as Django's `APPEND_SLASH` does.
+///
+/// The location is built from the normalised route, never from the raw path: a raw path such
+/// as `//evil.example/../api/plugins/secrets/secrets` would otherwise be sent back as a
+/// protocol-relative URL that browsers follow to another host.
+fn redirect_with_slash(request: &Request<Incoming>, context: &RequestContext) -> Response<BoxBody> {
+    let prefix = match context.route.prefix {
+        ApiPrefix::Plugin => "api/plugins/secrets/",
+        ApiPrefix::Legacy => "api/secrets/",
+    };
+    let path = format!("{}{prefix}{}/", context.base_path, context.route.rest);
     let location = match request.uri().query() {
-        Some(query) => format!("{path}/?{query}"),
-        None => format!("{path}/"),
+        Some(query) => format!("{path}?{query}"),
+        None => path,
     };
 
     let mut response = Response::new(body::empty());
