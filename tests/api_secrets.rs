@@ -365,7 +365,23 @@ async fn hidden_device_secrets_are_invisible() {
         .token(ALICE_TOKEN)
         .send()
         .await;
+    let role_as_alice = world
+        .req("GET", &format!("secret-roles/{role}/"))
+        .token(ALICE_TOKEN)
+        .send()
+        .await;
+    let role_as_admin = world
+        .req("GET", &format!("secret-roles/{role}/"))
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
 
+    assert_eq!(
+        role_as_alice.json()["secret_count"],
+        1,
+        "hidden secret not counted"
+    );
+    assert_eq!(role_as_admin.json()["secret_count"], 2);
     assert_eq!(create.status, 400);
     assert_eq!(
         create.json(),
@@ -535,4 +551,43 @@ async fn plaintext_round_trips_byte_for_byte() {
             .await;
         assert_eq!(reply.json()["plaintext"], sent, "{name}");
     }
+}
+
+#[tokio::test]
+async fn options_describe_the_endpoint() {
+    let world = ApiWorld::start().await;
+
+    let reply = world
+        .req("OPTIONS", "secrets/")
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
+    let anonymous = world.req("OPTIONS", "secrets/").send().await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["name"], "Secret List");
+    assert_eq!(reply.json()["actions"], json!({"POST": {}, "PUT": {}}));
+    assert!(reply
+        .header("allow")
+        .is_some_and(|allow| allow.contains("POST")));
+    assert_eq!(anonymous.status, 403);
+}
+
+#[tokio::test]
+async fn bulk_delete_needs_a_list() {
+    let (world, session_key) = world_with_three_secrets().await;
+
+    let reply = world
+        .req("DELETE", "secrets/")
+        .token(ADMIN_TOKEN)
+        .json(&json!({"id": 1}))
+        .send()
+        .await;
+    let listed = get(&world, "secrets/", Some(&session_key)).send().await;
+
+    assert_eq!(reply.status, 400);
+    assert!(reply.json()["non_field_errors"][0]
+        .as_str()
+        .is_some_and(|message| message.contains("Expected a list")));
+    assert_eq!(listed.json()["count"], 3);
 }

@@ -44,11 +44,12 @@ fn parse_key_size(text: &str, minimum: usize) -> Result<usize, ApiError> {
     let invalid =
         |message: String| ApiError::Json(StatusCode::BAD_REQUEST, json!({ "error": message }));
 
-    let size: usize = text
+    let size: i64 = text
         .trim()
         .trim_start_matches('+')
         .parse()
         .map_err(|_| invalid(format!("key_size must be an integer, not {text:?}.")))?;
+    let size = usize::try_from(size).unwrap_or(0);
     if size < minimum || size > MAX_KEY_SIZE {
         return Err(invalid(format!(
             "key_size must be between {minimum} and {MAX_KEY_SIZE} bits."
@@ -69,7 +70,7 @@ mod tests {
         assert_eq!(parse_key_size("2048", 2048).ok(), Some(2048));
         assert_eq!(parse_key_size(" +4096", 2048).ok(), Some(4096));
         assert_eq!(parse_key_size("02304", 2048).ok(), Some(2304));
-        for bad in ["bad", "1024", "2050", "8448", ""] {
+        for bad in ["bad", "1024", "2050", "8448", "", "-2048"] {
             assert!(
                 parse_key_size(bad, 2048).is_err(),
                 "{bad} should be rejected"

@@ -16,6 +16,7 @@ mod activation;
 mod filters;
 mod key_pair;
 mod legacy;
+mod metadata;
 mod related;
 mod render;
 mod role_input;

@@ -16,7 +16,9 @@ use super::request::{read_body, Query};
 use super::router::{resolve, Endpoint, Resolved};
 use super::session::VerifiedSecrets;
 use super::urls::Urls;
-use super::{activation, key_pair, legacy, root, secret_roles, secrets, session_keys, user_keys};
+use super::{
+    activation, key_pair, legacy, metadata, root, secret_roles, secrets, session_keys, user_keys,
+};
 use crate::body::{self, BoxBody};
 use crate::config::Config;
 use crate::netbox::{
@@ -229,6 +231,10 @@ impl OwnedHandler for ApiService {
 }
 
 async fn dispatch(call: &Call, endpoint: Endpoint) -> Result<Response<BoxBody>, ApiError> {
+    if call.method == Method::OPTIONS {
+        return Ok(metadata::describe(call, endpoint));
+    }
+
     match endpoint {
         Endpoint::Root => root::handle(call).await,
         Endpoint::GenerateKeyPair => key_pair::handle(call).await,

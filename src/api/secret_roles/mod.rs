@@ -115,9 +115,10 @@ fn in_scope(scope: &Scope, row: &SecretRoleRow) -> bool {
     scope.allows_role(&row.slug)
 }
 
-/// Reads every role with its tags, in tree order.
+/// Reads every role with its tags, in tree order, with `secret_count` counting only the
+/// secrets the caller can see.
 async fn load_entries(call: &Call) -> Result<Vec<RoleEntry>, ApiError> {
-    let entries = call
+    let mut entries: Vec<RoleEntry> = call
         .state
         .store
         .read(|connection| {
@@ -135,7 +136,38 @@ async fn load_entries(call: &Call) -> Result<Vec<RoleEntry>, ApiError> {
             Ok(entries)
         })
         .await?;
+
+    let direct = super::secrets::visible_counts_by_role(call).await?;
+    set_cumulative_counts(&mut entries, &direct);
     Ok(entries)
+}
+
+/// Sets each role's `secret_count` to its own secrets plus those of its descendants.
+fn set_cumulative_counts(entries: &mut [RoleEntry], direct: &HashMap<i64, i64>) {
+    let parents: HashMap<i64, Option<i64>> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.row.id,
+                entry.row.parent.as_ref().map(|parent| parent.id),
+            )
+        })
+        .collect();
+
+    let mut totals: HashMap<i64, i64> = HashMap::new();
+    for (&role_id, &count) in direct {
+        let mut current = Some(role_id);
+        // The store rejects parent cycles; the bound only guards against a corrupt file.
+        for _ in 0..=parents.len() {
+            let Some(id) = current else { break };
+            *totals.entry(id).or_insert(0) += count;
+            current = parents.get(&id).copied().flatten();
+        }
+    }
+
+    for entry in entries {
+        entry.row.secret_count = totals.get(&entry.row.id).copied().unwrap_or(0);
+    }
 }
 
 async fn list(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError> {

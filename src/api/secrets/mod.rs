@@ -6,6 +6,8 @@ mod query;
 mod view;
 mod write;
 
+use std::collections::HashMap;
+
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
@@ -53,6 +55,28 @@ pub async fn handle_detail(call: &Call, id: i64) -> Result<Response<BoxBody>, Ap
         Method::DELETE => delete(call, id).await,
         ref other => Err(ApiError::method_not_allowed(other)),
     }
+}
+
+/// Counts, per role, the secrets the caller can see, for the roles' `secret_count`: the plugin
+/// counts every secret, which would reveal secrets on objects hidden from the caller.
+pub async fn visible_counts_by_role(call: &Call) -> Result<HashMap<i64, i64>, ApiError> {
+    let scope = match call.authorize(Model::Secret, Action::View).await {
+        Ok(scope) => scope,
+        Err(ApiError::Detail(StatusCode::FORBIDDEN, _)) => return Ok(HashMap::new()),
+        Err(other) => return Err(other),
+    };
+    let loaded = load_all(call).await?;
+    let all: Vec<&SecretRow> = loaded.secrets.iter().collect();
+    let objects = visible_objects(call, &all).await?;
+    let orphans = orphans_visible(call, &all, &objects).await?;
+
+    let mut counts = HashMap::new();
+    for secret in all {
+        if is_visible(secret, &loaded, &scope, &objects, orphans) {
+            *counts.entry(secret.role_id).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
 }
 
 async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
@@ -181,6 +205,28 @@ fn items_of(data: Value) -> (Vec<Value>, bool) {
     match data {
         Value::Array(items) => (items, true),
         other => (vec![other], false),
+    }
+}
+
+/// Returns the items of a bulk change or delete, which must be a JSON list as in DRF.
+fn bulk_items_of(data: Value) -> Result<Vec<Value>, ApiError> {
+    match data {
+        Value::Array(items) => Ok(items),
+        other => Err(ApiError::field(
+            "non_field_errors",
+            format!("Expected a list of items but got {}.", json_kind(&other)),
+        )),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Object(_) => "an object",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "nothing",
+        Value::Array(_) => "a list",
     }
 }
 
@@ -313,7 +359,7 @@ async fn update(
 async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Change).await?;
     let master_key = unlock_master_key(call).await?;
-    let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let items = bulk_items_of(call.payload(FormBodies::Rejected).await?.data)?;
     let loaded = load_all(call).await?;
     let completeness = if call.method == Method::PUT {
         Completeness::Full
@@ -441,7 +487,7 @@ async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     if has_session_key(call) {
         unlock_master_key(call).await?;
     }
-    let (items, _) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let items = bulk_items_of(call.payload(FormBodies::Rejected).await?.data)?;
     let ids: Vec<Option<i64>> = items
         .iter()
         .map(|item| item.get("id").and_then(as_integer))
