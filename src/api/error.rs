@@ -84,7 +84,7 @@ impl ApiError {
             ApiError::Json(status, value) => json_reply(status, &value, indent),
             ApiError::Refused(refusal) => refused_reply(&refusal),
             ApiError::Unavailable(reason) => {
-                tracing::warn!(%reason, "netbox unavailable, request refused");
+                tracing::warn!(%reason, "netbox unavailable, request rejected");
                 let detail = "NetBox is unavailable, so the credentials could not be checked; try again later.";
                 json_reply(
                     StatusCode::SERVICE_UNAVAILABLE,

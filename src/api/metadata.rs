@@ -1,4 +1,4 @@
-//! `OPTIONS` answers: DRF's metadata document, which clients such as pynetbox's `choices()`
+//! `OPTIONS` responses: DRF's metadata document, which clients such as pynetbox's `choices()`
 //! read to learn what an endpoint accepts.
 
 use http::header::ALLOW;

@@ -14,7 +14,7 @@ pub struct PageSettings {
     pub max_limit: usize,
 }
 
-/// Which slice of a list to return.
+/// Slice of a list to return.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PageRequest {
     Offset { limit: usize, offset: usize },
@@ -60,7 +60,7 @@ fn list_error(message: &str) -> ApiError {
     ApiError::Messages(vec![message.to_string()])
 }
 
-/// Where page links point: the public path of the list and its query.
+/// Target of page links: the public path of the list and its query.
 pub struct PageLinks<'a> {
     pub urls: &'a Urls,
     /// Public path of the list, base path included.
@@ -101,7 +101,7 @@ pub fn paginate<T>(items: Vec<(i64, T)>, page: PageRequest) -> (Vec<T>, PageInfo
     }
 }
 
-/// What the envelope needs to know about the page that was cut.
+/// Facts about the page that was cut, for the envelope.
 #[derive(Clone, Copy, Debug)]
 pub enum PageInfo {
     Offset {

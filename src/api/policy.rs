@@ -59,7 +59,7 @@ impl Action {
     }
 }
 
-/// Which objects a permission reaches.
+/// Objects a permission reaches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// Every object of the model.

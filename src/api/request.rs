@@ -72,7 +72,7 @@ pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> 
     }
 }
 
-/// Which body encodings an endpoint accepts besides JSON and multipart.
+/// Body encodings an endpoint accepts besides JSON and multipart.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum FormBodies {
     /// `application/x-www-form-urlencoded` gets 415, as on the plugin's 3.x endpoints.

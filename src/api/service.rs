@@ -59,7 +59,7 @@ pub struct ApiService {
     state: Arc<ApiState>,
 }
 
-/// Why the API could not be set up.
+/// Failure to set up the API.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiSetupError {
     #[error("cannot create data directory {path}: {source}")]

@@ -13,7 +13,7 @@ use crate::proxy::upstream::{Upstream, UpstreamError};
 /// Largest NetBox reply the API layer reads into memory.
 const MAX_REPLY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Failure to get an answer from NetBox at all.
+/// Failure to get any response from NetBox.
 #[derive(Debug, thiserror::Error)]
 pub enum NetBoxError {
     #[error("netbox request failed: {0}")]
@@ -26,7 +26,7 @@ pub enum NetBoxError {
     InvalidRequest(String),
 }
 
-/// Where the original request came from, repeated to NetBox on every call made for it.
+/// Origin of the original request, repeated to NetBox on every call made for it.
 #[derive(Clone, Debug)]
 pub struct RequestOrigin {
     /// Client address NetBox must see for token `allowed_ips`.
@@ -52,7 +52,7 @@ impl Reply {
     }
 }
 
-/// Which credential a call carries: the caller's session cookie or `Authorization` header.
+/// Credential a call carries: the caller's session cookie or `Authorization` header.
 #[derive(Clone, Copy)]
 pub enum CallCredential<'a> {
     Session(&'a str),

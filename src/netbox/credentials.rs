@@ -11,14 +11,14 @@ pub const SESSION_COOKIE: &str = "sessionid";
 /// Django's CSRF cookie name (`CSRF_COOKIE_NAME` default).
 pub const CSRF_COOKIE: &str = "csrftoken";
 
-/// Token format, told by the value and not by the keyword, as NetBox does.
+/// Token format, taken from the value and not from the keyword, as NetBox does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenVersion {
     V1,
     V2,
 }
 
-/// What a request presented to authenticate itself.
+/// Credentials a request presented to authenticate itself.
 #[derive(Default)]
 pub struct Credentials {
     /// Value of the `sessionid` cookie.

@@ -14,7 +14,7 @@ use super::client::{CallCredential, NetBoxClient, NetBoxError};
 /// Largest number of ids asked for in one list request, to keep URLs short.
 const IDS_PER_REQUEST: usize = 100;
 
-/// Why an object type cannot be used.
+/// Reason an object type cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectTypeError {
     #[error("object type {0} is not one of the configured object types")]
@@ -27,7 +27,7 @@ pub enum ObjectTypeError {
 
 type ObjectKey = ([u8; 32], String, i64);
 
-/// What NetBox's `/api/core/object-types/` says about one type.
+/// One type as NetBox's `/api/core/object-types/` describes it.
 #[derive(Clone, Debug)]
 struct ObjectTypeInfo {
     id: i64,
@@ -120,7 +120,7 @@ impl ObjectResolver {
         Ok(self.type_info(caller, object_type).await?.id)
     }
 
-    /// Returns what `/api/core/object-types/` says about a configured type, cached for the
+    /// Returns how `/api/core/object-types/` describes a configured type, cached for the
     /// life of the process because types change only with NetBox upgrades.
     async fn type_info(
         &self,

@@ -295,7 +295,7 @@ fn conflict_as_duplicate(err: StoreError) -> ApiError {
     }
 }
 
-/// Answers a write with the stored secrets, re-read with their roles and tags; as in the
+/// Builds the response to a write from the stored secrets, re-read with their roles and tags; as in the
 /// plugin, `plaintext` is `null` in these responses.
 async fn respond_with(
     call: &Call,

@@ -17,7 +17,7 @@ use crate::store::tags::TagRow;
 const DUPLICATE: &str =
     "Secret with this Assigned object type, Assigned object id, Role and Name already exists.";
 
-/// Why one payload could not become a secret.
+/// Reason one payload could not become a secret.
 pub enum Rejection {
     /// Field errors for this payload; in bulk requests they are reported per item.
     Fields(FieldErrors),
@@ -67,7 +67,7 @@ pub fn unique_key_of(secret: &SecretRow) -> UniqueKey {
 
 /// Checks a new secret against the caller's scope, NetBox and the stored secrets, and encrypts it.
 ///
-/// `taken` holds the unique keys of stored secrets and of earlier items of the same request.
+/// `taken` contains the unique keys of stored secrets and of earlier items of the same request.
 pub async fn prepare_new(
     call: &Call,
     input: SecretInput,
@@ -123,7 +123,7 @@ pub async fn prepare_new(
 
 /// Checks changes to a stored secret and encrypts a new plaintext.
 ///
-/// Without a master key a new plaintext cannot be encrypted; the plugin's message says so.
+/// Without a master key a new plaintext cannot be encrypted; the error uses the plugin's message.
 pub async fn prepare_change(
     call: &Call,
     current: &SecretRow,
