@@ -32,6 +32,10 @@ impl FieldSelection {
 
     /// Cuts a full representation down to the selected fields, keeping its field order.
     pub fn apply(&self, full: Map<String, Value>, brief_fields: &[&str]) -> Value {
+        if !self.brief && self.fields.is_none() && self.omit.is_empty() {
+            return Value::Object(full);
+        }
+
         let keep = |name: &String| match (&self.fields, self.brief) {
             (Some(fields), _) => fields.contains(name),
             (None, true) => brief_fields.contains(&name.as_str()),
