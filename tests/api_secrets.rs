@@ -591,3 +591,42 @@ async fn bulk_delete_needs_a_list() {
         .is_some_and(|message| message.contains("Expected a list")));
     assert_eq!(listed.json()["count"], 3);
 }
+
+#[tokio::test]
+async fn blocked_role_delete_hides_invisible_names() {
+    let (world, session_key, role) = world_with_role().await;
+    world
+        .add_secret(&session_key, 3, role, "on-three", "pw")
+        .await;
+    let visible = world
+        .add_secret(&session_key, 1, role, "on-one", "pw")
+        .await;
+
+    let as_alice = world
+        .req("DELETE", &format!("secret-roles/{role}/"))
+        .token(ALICE_TOKEN)
+        .send()
+        .await;
+    let as_admin = world
+        .req("DELETE", &format!("secret-roles/{role}/"))
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
+
+    let alice_detail = as_alice.json()["detail"].as_str().unwrap_or("").to_string();
+    assert_eq!(as_alice.status, 409);
+    assert!(!alice_detail.contains("on-three"), "{alice_detail}");
+    assert!(
+        alice_detail.contains(&format!("on-one ({visible})")),
+        "{alice_detail}"
+    );
+    assert!(
+        alice_detail.contains("a secret you cannot view"),
+        "{alice_detail}"
+    );
+    assert_eq!(as_admin.status, 409);
+    assert!(as_admin.json()["detail"]
+        .as_str()
+        .unwrap_or("")
+        .contains("on-three"));
+}

@@ -70,7 +70,10 @@ pub(super) async fn delete_roles(
 
     match outcome {
         Ok(()) => Ok(()),
-        Err(DeleteFailure::InUse(dependents)) => Err(protected_error(&dependents)),
+        Err(DeleteFailure::InUse(dependents)) => {
+            let shown = hide_invisible_dependents(call, dependents).await?;
+            Err(protected_error(&shown))
+        }
         Err(DeleteFailure::Missing(_)) if !bulk => Err(ApiError::not_found(MODEL_NAME)),
         Err(DeleteFailure::Missing(missing)) => {
             let errors = missing
@@ -80,6 +83,32 @@ pub(super) async fn delete_roles(
             Err(bulk_envelope(errors, total, "found"))
         }
     }
+}
+
+/// Replaces the names of dependent secrets the caller cannot see, so a blocked delete does not
+/// reveal them. The store writes each dependent as `<name> (<id>)`.
+async fn hide_invisible_dependents(
+    call: &Call,
+    dependents: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    let visible: HashSet<i64> = super::super::secrets::visible_secret_roles(call)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+
+    Ok(dependents
+        .into_iter()
+        .map(|dependent| match dependent_id(&dependent) {
+            Some(id) if visible.contains(&id) => dependent,
+            _ => "a secret you cannot view".to_string(),
+        })
+        .collect())
+}
+
+fn dependent_id(dependent: &str) -> Option<i64> {
+    let (_, tail) = dependent.rsplit_once(" (")?;
+    tail.strip_suffix(')')?.parse().ok()
 }
 
 pub(super) enum DeleteFailure {

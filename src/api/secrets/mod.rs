@@ -57,12 +57,12 @@ pub async fn handle_detail(call: &Call, id: i64) -> Result<Response<BoxBody>, Ap
     }
 }
 
-/// Counts, per role, the secrets the caller can see, for the roles' `secret_count`: the plugin
-/// counts every secret, which would reveal secrets on objects hidden from the caller.
-pub async fn visible_counts_by_role(call: &Call) -> Result<HashMap<i64, i64>, ApiError> {
+/// Returns the id and role id of every secret the caller can see, for role responses that
+/// must not reveal the others.
+pub async fn visible_secret_roles(call: &Call) -> Result<Vec<(i64, i64)>, ApiError> {
     let scope = match call.authorize(Model::Secret, Action::View).await {
         Ok(scope) => scope,
-        Err(ApiError::Detail(StatusCode::FORBIDDEN, _)) => return Ok(HashMap::new()),
+        Err(ApiError::Detail(StatusCode::FORBIDDEN, _)) => return Ok(Vec::new()),
         Err(other) => return Err(other),
     };
     let loaded = load_all(call).await?;
@@ -70,11 +70,19 @@ pub async fn visible_counts_by_role(call: &Call) -> Result<HashMap<i64, i64>, Ap
     let objects = visible_objects(call, &all).await?;
     let orphans = orphans_visible(call, &all, &objects).await?;
 
+    Ok(all
+        .into_iter()
+        .filter(|secret| is_visible(secret, &loaded, &scope, &objects, orphans))
+        .map(|secret| (secret.id, secret.role_id))
+        .collect())
+}
+
+/// Counts, per role, the secrets the caller can see, for the roles' `secret_count`: the plugin
+/// counts every secret, which would reveal secrets on objects hidden from the caller.
+pub async fn visible_counts_by_role(call: &Call) -> Result<HashMap<i64, i64>, ApiError> {
     let mut counts = HashMap::new();
-    for secret in all {
-        if is_visible(secret, &loaded, &scope, &objects, orphans) {
-            *counts.entry(secret.role_id).or_insert(0) += 1;
-        }
+    for (_, role_id) in visible_secret_roles(call).await? {
+        *counts.entry(role_id).or_insert(0) += 1;
     }
     Ok(counts)
 }
