@@ -5,10 +5,13 @@
 
 use std::fmt;
 
+use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1};
 use rand::rngs::OsRng;
 use rsa::pkcs1::der::Decode;
 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding, SubjectPublicKeyInfoRef};
+use rsa::pkcs8::{
+    DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, SubjectPublicKeyInfoRef,
+};
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Oaep, RsaPrivateKey, RsaPublicKey};
 use sha1::Sha1;
@@ -132,13 +135,36 @@ impl UserPrivateKey {
         UserPublicKey(self.0.to_public_key())
     }
 
-    /// Decrypts an RSA-OAEP copy of the master key, with blinding.
+    /// Decrypts an RSA-OAEP copy of the master key.
     ///
-    /// Every failure gives the same error, whatever the cause.
+    /// AWS-LC decrypts in constant time and several times faster than the `rsa` crate; keys it
+    /// does not load fall back to the `rsa` crate. Every failure gives the same error.
     pub fn decrypt_master_key(&self, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
+        match self.decrypt_with_aws_lc(cipher) {
+            Some(result) => result,
+            None => self.decrypt_with_rsa_crate(cipher),
+        }
+    }
+
+    /// Returns `None` when AWS-LC does not load the key, for example below 2048 bits.
+    fn decrypt_with_aws_lc(&self, cipher: &[u8]) -> Option<Result<MasterKey, CryptoError>> {
+        let der = self.0.to_pkcs8_der().ok()?;
+        let key = PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok()?;
+        let oaep = OaepPrivateDecryptingKey::new(key).ok()?;
+
+        let mut output = Zeroizing::new(vec![0u8; self.0.size()]);
+        let result = oaep
+            .decrypt(&OAEP_SHA1_MGF1SHA1, cipher, &mut output, None)
+            .map_err(|_| CryptoError::MasterKeyDecryption)
+            .and_then(|plain| {
+                MasterKey::from_slice(plain).map_err(|_| CryptoError::MasterKeyDecryption)
+            });
+        Some(result)
+    }
+
+    fn decrypt_with_rsa_crate(&self, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
         // NOTE: the `rsa` crate's decryption is not constant-time (RUSTSEC-2023-0071, the
-        // Marvin attack), and no fixed release exists yet. Blinding reduces but does not
-        // remove the leak.
+        // Marvin attack). It runs only for keys AWS-LC does not load, with blinding.
         let plain = self
             .0
             .decrypt_blinded(&mut OsRng, Oaep::new::<Sha1>(), cipher)
@@ -291,6 +317,30 @@ mod tests {
             hex::encode(master_key.as_bytes()),
             field(&formats, "master_key_hex")
         );
+    }
+
+    #[test]
+    fn both_decryption_paths_agree() {
+        let formats = formats();
+        let private_key =
+            UserPrivateKey::parse(field(&formats, "rsa_private_key_pkcs1_pem")).unwrap();
+        let cipher = hex::decode(field(&formats, "master_key_cipher_hex")).unwrap();
+        let mut damaged = cipher.clone();
+        damaged[10] ^= 1;
+
+        let fast = private_key
+            .decrypt_with_aws_lc(&cipher)
+            .expect("AWS-LC loads 2048-bit keys");
+        let portable = private_key.decrypt_with_rsa_crate(&cipher);
+
+        let expected = field(&formats, "master_key_hex");
+        assert_eq!(hex::encode(fast.unwrap().as_bytes()), expected);
+        assert_eq!(hex::encode(portable.unwrap().as_bytes()), expected);
+        assert!(matches!(
+            private_key.decrypt_with_aws_lc(&damaged),
+            Some(Err(CryptoError::MasterKeyDecryption))
+        ));
+        assert!(private_key.decrypt_with_rsa_crate(&damaged).is_err());
     }
 
     #[test]
