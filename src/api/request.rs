@@ -47,6 +47,30 @@ impl Query {
             .collect()
     }
 
+    /// Returns every non-empty value of a parameter.
+    pub fn non_empty(&self, name: &str) -> Vec<String> {
+        self.all(name)
+            .into_iter()
+            .filter(|value| !value.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Returns every non-empty value of a parameter as an integer, or NetBox's 400 naming
+    /// the parameter and the value that is not one.
+    pub fn integers(&self, name: &str) -> Result<Vec<i64>, ApiError> {
+        self.all(name)
+            .into_iter()
+            .filter(|value| !value.is_empty())
+            .map(|value| {
+                value
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::field(name, format!("“{value}” is not a valid value.")))
+            })
+            .collect()
+    }
+
     /// Returns whether the parameter is present with a non-empty value.
     pub fn has_value(&self, name: &str) -> bool {
         self.get(name).is_some_and(|value| !value.is_empty())

@@ -74,7 +74,7 @@ impl CustomFilters {
             value.split_once('.').is_some().then_some(value)
         });
 
-        let mut object_type_ids = integers(query, "assigned_object_type_id")?;
+        let mut object_type_ids = query.integers("assigned_object_type_id")?;
         object_type_ids.sort_unstable();
 
         Ok(CustomFilters {
@@ -83,15 +83,15 @@ impl CustomFilters {
                 .filter(|q| !q.trim().is_empty())
                 .map(|q| q.trim().to_lowercase()),
             role_ids: role_ids(query, loaded)?,
-            tag_slugs: strings(query, "tag"),
-            excluded_tag_slugs: strings(query, "tag__n"),
-            tag_ids: integers(query, "tag_id")?,
+            tag_slugs: query.non_empty("tag"),
+            excluded_tag_slugs: query.non_empty("tag__n"),
+            tag_ids: query.integers("tag_id")?,
             object_type,
             object_type_ids,
-            devices: strings(query, "device"),
-            device_ids: integers(query, "device_id")?,
-            virtual_machines: strings(query, "virtual_machine"),
-            virtual_machine_ids: integers(query, "virtual_machine_id")?,
+            devices: query.non_empty("device"),
+            device_ids: query.integers("device_id")?,
+            virtual_machines: query.non_empty("virtual_machine"),
+            virtual_machine_ids: query.integers("virtual_machine_id")?,
             matches_nothing: [
                 "contact",
                 "contact_role",
@@ -199,33 +199,10 @@ impl CustomFilters {
     }
 }
 
-fn strings(query: &Query, name: &str) -> Vec<String> {
-    query
-        .all(name)
-        .into_iter()
-        .filter(|value| !value.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn integers(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
-    query
-        .all(name)
-        .into_iter()
-        .filter(|value| !value.is_empty())
-        .map(|value| {
-            value
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::field(name, format!("“{value}” is not a valid value.")))
-        })
-        .collect()
-}
-
 /// Role ids named by `role` (slugs) and `role_id`, ORed as NetBox does within one filter.
 fn role_ids(query: &Query, loaded: &Loaded) -> Result<Option<HashSet<i64>>, ApiError> {
-    let slugs = strings(query, "role");
-    let ids = integers(query, "role_id")?;
+    let slugs = query.non_empty("role");
+    let ids = query.integers("role_id")?;
     if slugs.is_empty() && ids.is_empty() {
         return Ok(None);
     }

@@ -42,9 +42,9 @@ impl CustomFilters {
 
         Ok(CustomFilters {
             q,
-            tag_slugs: strings(query, "tag"),
-            excluded_tag_slugs: strings(query, "tag__n"),
-            tag_ids: integers(query, "tag_id")?,
+            tag_slugs: query.non_empty("tag"),
+            excluded_tag_slugs: query.non_empty("tag__n"),
+            tag_ids: query.integers("tag_id")?,
         })
     }
 
@@ -65,29 +65,6 @@ impl CustomFilters {
                 .iter()
                 .all(|id| tags.iter().any(|tag| tag.id == *id))
     }
-}
-
-fn strings(query: &Query, name: &str) -> Vec<String> {
-    query
-        .all(name)
-        .into_iter()
-        .filter(|value| !value.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-fn integers(query: &Query, name: &str) -> Result<Vec<i64>, ApiError> {
-    query
-        .all(name)
-        .into_iter()
-        .filter(|value| !value.is_empty())
-        .map(|value| {
-            value
-                .trim()
-                .parse::<i64>()
-                .map_err(|_| ApiError::field(name, format!("“{value}” is not a valid value.")))
-        })
-        .collect()
 }
 
 /// Reads the value one `?ordering=` name sorts by.
