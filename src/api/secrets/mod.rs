@@ -286,25 +286,27 @@ async fn insert_all(
         .await
         .map_err(conflict_as_duplicate)?;
 
-    for (row, _) in &rows {
-        call.state.verified.mark(row.id, &row.ciphertext, &row.hash);
-    }
+    mark_verified(call, &rows);
     Ok(rows)
 }
 
-/// A unique-constraint race between our check and the insert is still the plugin's 400.
+/// Records that the stored ciphertexts match their hashes, since we just wrote both.
+fn mark_verified(call: &Call, rows: &[(SecretRow, Value)]) {
+    for (row, _) in rows {
+        call.state.verified.mark(row.id, &row.ciphertext, &row.hash);
+    }
+}
+
+/// Maps a unique-constraint race between our check and the insert to the plugin's 400.
 fn conflict_as_duplicate(err: StoreError) -> ApiError {
     match err {
-        StoreError::Conflict(_) => ApiError::field(
-            "non_field_errors",
-            "Secret with this Assigned object type, Assigned object id, Role and Name already exists.",
-        ),
+        StoreError::Conflict(_) => ApiError::field("non_field_errors", write::DUPLICATE),
         other => other.into(),
     }
 }
 
-/// Builds the response to a write from the stored secrets, re-read with their roles and tags; as in the
-/// plugin, `plaintext` is `null` in these responses.
+/// Builds the response to a write from the stored secrets, re-read with their roles and tags.
+/// As in the plugin, `plaintext` is `null` in these responses.
 async fn respond_with(
     call: &Call,
     status: StatusCode,
@@ -467,18 +469,22 @@ async fn apply_changes(
         .await
         .map_err(conflict_as_duplicate)?;
 
-    for (row, _) in &rows {
-        call.state.verified.mark(row.id, &row.ciphertext, &row.hash);
-    }
+    mark_verified(call, &rows);
     Ok(rows)
+}
+
+/// Checks a session key sent with a request that does not need one: as in the plugin, any
+/// session key sent to `/secrets/` must be valid.
+async fn check_sent_session_key(call: &Call) -> Result<(), ApiError> {
+    if has_session_key(call) {
+        unlock_master_key(call).await?;
+    }
+    Ok(())
 }
 
 async fn delete(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Delete).await?;
-    if has_session_key(call) {
-        // A session key sent with any request must be valid, as in the plugin.
-        unlock_master_key(call).await?;
-    }
+    check_sent_session_key(call).await?;
     let loaded = load_some(call, vec![id]).await?;
     visible_secret(call, &loaded, &scope, id).await?;
 
@@ -492,9 +498,7 @@ async fn delete(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
 /// `DELETE` on the list with `[{"id": n}, …]`: all-or-nothing.
 async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Delete).await?;
-    if has_session_key(call) {
-        unlock_master_key(call).await?;
-    }
+    check_sent_session_key(call).await?;
     let items = bulk_items_of(call.payload(FormBodies::Rejected).await?.data)?;
     let ids: Vec<Option<i64>> = items
         .iter()

@@ -14,7 +14,7 @@ use crate::store::secrets::{EncryptedValue, NewSecret, SecretChanges, SecretRow}
 use crate::store::tags::TagRow;
 
 /// The plugin's message for a secret that duplicates another on the same object and role.
-const DUPLICATE: &str =
+pub(super) const DUPLICATE: &str =
     "Secret with this Assigned object type, Assigned object id, Role and Name already exists.";
 
 /// Reason one payload could not become a secret.
@@ -239,7 +239,8 @@ fn encrypt(master_key: &MasterKey, plaintext: &[u8]) -> Result<EncryptedValue, R
     })
 }
 
-/// A 400 with one payload's field errors, or the bulk envelope of NetBox 4.7 for lists.
+/// Builds the 400 for rejected payloads: one payload's field errors, or NetBox 4.7's bulk
+/// envelope for lists.
 pub fn rejection_response(
     rejections: Vec<(Value, FieldErrors)>,
     total: usize,
