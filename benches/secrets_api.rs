@@ -227,7 +227,7 @@ async fn start_proxy(netbox: SocketAddr, data_dir: &std::path::Path) -> (Child, 
     panic!("the proxy did not start listening on port {port}");
 }
 
-/// A stand-in for the NetBox endpoints the API calls: the credential check, superuser status,
+/// Starts a stand-in for the NetBox endpoints the API calls: the credential check, superuser status,
 /// object types and device briefs.
 async fn start_fake_netbox() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

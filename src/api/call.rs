@@ -63,17 +63,17 @@ impl Call {
         parse_body(&self.headers, self.body.clone(), forms).await
     }
 
-    /// The fields the client selected with `brief`, `fields` and `omit`.
+    /// Returns the fields the client selected with `brief`, `fields` and `omit`.
     pub fn selection(&self) -> FieldSelection {
         FieldSelection::from_query(&self.query, &self.method)
     }
 
-    /// The page the client asked for.
+    /// Returns the page the client requested.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         PageRequest::from_query(&self.query, self.state.settings.pages)
     }
 
-    /// Where page links of this list point.
+    /// Returns the target of this list's page links.
     pub fn page_links(&self) -> PageLinks<'_> {
         PageLinks {
             urls: &self.urls,
@@ -82,7 +82,7 @@ impl Call {
         }
     }
 
-    /// A JSON response in the client's requested layout.
+    /// Builds a JSON response in the layout the client requested.
     pub fn json(&self, status: StatusCode, value: &Value) -> Response<BoxBody> {
         json_reply(status, value, self.indent)
     }

@@ -24,7 +24,7 @@ pub enum Endpoint {
     GenerateKeyPair,
 }
 
-/// What a path resolved to.
+/// Result of resolving a path.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved {
     Endpoint(Endpoint),

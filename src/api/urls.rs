@@ -52,7 +52,7 @@ impl Urls {
         format!("{}{}{path}", self.origin, self.base_path)
     }
 
-    /// The absolute form of a public path, which already includes the base path.
+    /// Returns the absolute URL of a public path, which already includes the base path.
     pub fn absolute(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }

@@ -29,7 +29,7 @@ pub struct UserInfo {
     pub groups: Vec<String>,
 }
 
-/// How the caller authenticated.
+/// Authentication method of the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallerAuth {
     /// A browser session cookie; unsafe requests need a CSRF check.
@@ -38,7 +38,7 @@ pub enum CallerAuth {
     Token(TokenVersion),
 }
 
-/// Why a request is not authenticated.
+/// Reason a request is not authenticated.
 #[derive(Debug)]
 pub enum AuthFailure {
     /// NetBox refused the credentials; its reply is passed on as it is.
@@ -92,7 +92,7 @@ impl Caller {
         &self.identity.user
     }
 
-    /// The caller's own credential, for calls NetBox must answer with the caller's permissions.
+    /// The caller's own credential, for calls NetBox must serve with the caller's permissions.
     pub fn credential(&self) -> CallCredential<'_> {
         match self.auth {
             CallerAuth::Session => CallCredential::Session(self.credential.expose()),
@@ -166,7 +166,7 @@ impl Authenticator {
 
     /// Returns whether the caller is a NetBox superuser.
     ///
-    /// NetBox's user serializers do not show the flag, so this asks the user list filtered by
+    /// NetBox's user serializers do not show the flag, so this requests the user list filtered by
     /// `is_superuser`, with the service token when one is set and else with the caller's own
     /// credential: a superuser may always list users, and anyone else finds nothing or is refused.
     pub async fn is_superuser(&self, caller: &Caller) -> Result<bool, NetBoxError> {
@@ -200,7 +200,7 @@ impl Authenticator {
     /// Returns whether the caller may make unsafe requests: always for sessions, and for tokens
     /// only when the token is write-enabled.
     ///
-    /// NetBox does not show the flag of a v1 token, so this asks NetBox for a side-effect-free
+    /// NetBox does not show the flag of a v1 token, so this sends NetBox a side-effect-free
     /// write: rendering config template 0 needs only a write-enabled token, so a read-only token
     /// gets 403 and any other token reaches the lookup and gets 404.
     pub async fn can_write(&self, caller: &Caller) -> Result<bool, NetBoxError> {

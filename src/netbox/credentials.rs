@@ -85,7 +85,7 @@ pub fn cookie_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 /// Returns true when the header's first word is `Token` or `Bearer` in any case.
 ///
 /// NetBox ignores an `Authorization` header with any other scheme, so such a request is
-/// anonymous; the rest of the grammar is left to NetBox, which returns its own messages.
+/// anonymous. The rest of the grammar is left to NetBox, which returns its own messages.
 fn has_token_keyword(value: &str) -> bool {
     let keyword = value.split_ascii_whitespace().next().unwrap_or("");
     keyword.eq_ignore_ascii_case("token") || keyword.eq_ignore_ascii_case("bearer")

@@ -171,7 +171,7 @@ impl ObjectResolver {
             .get(&path, caller.credential(), &caller.origin)
             .await?;
         if !reply.status.is_success() {
-            // A caller without view permission on the model sees none of its objects.
+            // A caller without view permission on the model can view none of its objects.
             return Ok(HashMap::new());
         }
 

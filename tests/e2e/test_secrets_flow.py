@@ -1,7 +1,7 @@
 """The documented secrets workflow through the proxy, in front of a real NetBox.
 
 These tests follow the curl commands of the user documentation, then the 3.1 paths, then the
-access rules: a user granted by group decrypts, an ungranted user is refused, and a user who
+access rules. A user granted by group decrypts and an ungranted user is rejected. A user who
 cannot view a device does not see its secrets.
 """
 

@@ -387,7 +387,7 @@ impl ApiWorld {
         }
     }
 
-    /// Number of authentication checks NetBox has answered so far.
+    /// Returns the number of authentication checks NetBox has served so far.
     pub fn auth_checks(&self) -> usize {
         self.netbox
             .requests()
@@ -396,7 +396,7 @@ impl ApiWorld {
             .count()
     }
 
-    /// Number of requests NetBox has answered whose path starts with `prefix`.
+    /// Returns the number of requests NetBox has served whose path starts with `prefix`.
     pub fn upstream_calls(&self, prefix: &str) -> usize {
         self.netbox
             .requests()

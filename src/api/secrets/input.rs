@@ -190,9 +190,9 @@ fn text(
     Some(text)
 }
 
-/// The plaintext is kept byte for byte: the plugin trims surrounding whitespace, which would
+/// Reads the plaintext byte for byte. The plugin trims surrounding whitespace, which would
 /// silently change passwords that start or end with a space. Empty, NUL and over-long values
-/// are refused; over 65,535 UTF-8 bytes the plugin fails with a 500, here it is a 400.
+/// are rejected. Over 65,535 UTF-8 bytes the plugin fails with a 500, so here it is a 400.
 fn plaintext(fields: &Map<String, Value>, errors: &mut FieldErrors) -> Option<Zeroizing<String>> {
     let value = fields.get("plaintext")?;
     let text = match value {

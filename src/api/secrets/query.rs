@@ -14,7 +14,7 @@ use crate::store::secrets::SecretRow;
 const DEVICE: &str = "dcim.device";
 const VIRTUAL_MACHINE: &str = "virtualization.virtualmachine";
 
-/// The declared filters; parameters not listed here are rejected as unknown.
+/// Declares the filters; parameters not listed here are rejected as unknown.
 pub fn filter_set() -> FilterSet<SecretRow> {
     FilterSet::<SecretRow>::new()
         .integer("id", |secret| Some(secret.id))
@@ -249,7 +249,7 @@ pub fn sort(secrets: &mut [&SecretRow], ordering: Option<&str>, loaded: &Loaded)
     order_by(secrets, ordering, &sort_keys());
 }
 
-/// The fields `?ordering=` may name.
+/// Returns the fields `?ordering=` may name.
 fn sort_keys<'a>() -> [(&'static str, SortKeyFn<&'a SecretRow>); 7] {
     [
         ("id", |secret| SortKey::Integer(secret.id)),

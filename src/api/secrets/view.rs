@@ -131,9 +131,9 @@ pub fn is_visible(
     scope.allows_role(&role.slug) && (orphans_visible || objects.contains_key(&object_key(secret)))
 }
 
-/// Returns whether the caller sees secrets whose assigned object NetBox did not return.
+/// Returns whether secrets whose assigned object NetBox did not return are shown to the caller.
 ///
-/// A superuser sees every NetBox object, so for them a missing object is gone, and its
+/// A superuser can view every NetBox object, so for them a missing object is gone, and its
 /// secrets stay listed with `assigned_object: null`, as in the plugin. For anyone else a
 /// missing object may only be hidden from them, so its secrets are hidden too.
 pub async fn orphans_visible(
@@ -157,7 +157,7 @@ pub fn object_key(secret: &SecretRow) -> (String, i64) {
     )
 }
 
-/// The nested role inside a secret: the role's brief form with `secret_count` always 0, as the
+/// Renders the role nested in a secret: the role's brief form with `secret_count` always 0, as the
 /// plugin renders it.
 fn nested_role(call: &Call, role: &SecretRoleRow) -> Value {
     json!({
