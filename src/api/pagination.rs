@@ -1,7 +1,7 @@
 //! NetBox's list pagination: `limit`/`offset` pages and `start` cursors, with links on the
 //! public origin.
 
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::request::Query;
@@ -147,7 +147,7 @@ pub fn envelope(results: Vec<Value>, info: PageInfo, links: &PageLinks<'_>) -> V
                     )
                 }
             });
-            json!({ "count": count, "next": next, "previous": previous, "results": results })
+            page_object(count.into(), next, previous, results)
         }
         PageInfo::Cursor { limit, next_start } => {
             let next = next_start.map(|start| {
@@ -157,9 +157,24 @@ pub fn envelope(results: Vec<Value>, info: PageInfo, links: &PageLinks<'_>) -> V
                     &[],
                 )
             });
-            json!({ "count": null, "next": next, "previous": null, "results": results })
+            page_object(Value::Null, next, None, results)
         }
     }
+}
+
+/// Builds the envelope by moving the results in; `json!` would copy every result first.
+fn page_object(
+    count: Value,
+    next: Option<String>,
+    previous: Option<String>,
+    results: Vec<Value>,
+) -> Value {
+    let mut page = Map::new();
+    page.insert("count".into(), count);
+    page.insert("next".into(), next.into());
+    page.insert("previous".into(), previous.into());
+    page.insert("results".into(), Value::Array(results));
+    Value::Object(page)
 }
 
 /// Rebuilds the request URL with some parameters replaced or removed; like DRF's
@@ -191,6 +206,7 @@ fn link(links: &PageLinks<'_>, replace: &[(&str, String)], remove: &[&str]) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const SETTINGS: PageSettings = PageSettings {
         default_limit: 50,

@@ -8,9 +8,10 @@ use std::fmt;
 use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey, OAEP_SHA1_MGF1SHA1};
 use rand::rngs::OsRng;
 use rsa::pkcs1::der::Decode;
-use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{
-    DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding, SubjectPublicKeyInfoRef,
+    DecodePrivateKey, EncodePublicKey, LineEnding, PrivateKeyInfo, SecretDocument,
+    SubjectPublicKeyInfoRef,
 };
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Oaep, RsaPrivateKey, RsaPublicKey};
@@ -38,8 +39,16 @@ pub struct UserPublicKey(RsaPublicKey);
 
 /// A user's RSA private key, which opens that user's copy of the master key.
 ///
-/// The wrapped `rsa` key wipes its private components on drop.
-pub struct UserPrivateKey(RsaPrivateKey);
+/// Both forms wipe their private components on drop: AWS-LC clears every allocation it frees,
+/// and the `rsa` crate zeroizes its key.
+pub struct UserPrivateKey(LoadedKey);
+
+enum LoadedKey {
+    /// Loaded into AWS-LC, which decrypts in constant time: every key of 2048 to 8192 bits.
+    AwsLc(PrivateDecryptingKey),
+    /// Keys AWS-LC refuses to load, for example below 2048 bits.
+    Portable(Box<RsaPrivateKey>),
+}
 
 /// A freshly generated key pair in the PEM forms the key-pair endpoint returns.
 pub struct GeneratedKeyPair {
@@ -128,51 +137,60 @@ impl UserPrivateKey {
 
     /// Returns the modulus size in bits.
     pub fn bits(&self) -> usize {
-        self.0.n().bits()
-    }
-
-    pub fn public_key(&self) -> UserPublicKey {
-        UserPublicKey(self.0.to_public_key())
-    }
-
-    /// Decrypts an RSA-OAEP copy of the master key.
-    ///
-    /// AWS-LC decrypts in constant time and several times faster than the `rsa` crate; keys it
-    /// does not load fall back to the `rsa` crate. Every failure gives the same error.
-    pub fn decrypt_master_key(&self, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
-        match self.decrypt_with_aws_lc(cipher) {
-            Some(result) => result,
-            None => self.decrypt_with_rsa_crate(cipher),
+        match &self.0 {
+            LoadedKey::AwsLc(key) => key.key_size_bits(),
+            LoadedKey::Portable(key) => key.n().bits(),
         }
     }
 
-    /// Returns `None` when AWS-LC does not load the key, for example below 2048 bits.
-    fn decrypt_with_aws_lc(&self, cipher: &[u8]) -> Option<Result<MasterKey, CryptoError>> {
-        let der = self.0.to_pkcs8_der().ok()?;
-        let key = PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok()?;
-        let oaep = OaepPrivateDecryptingKey::new(key).ok()?;
-
-        let mut output = Zeroizing::new(vec![0u8; self.0.size()]);
-        let result = oaep
-            .decrypt(&OAEP_SHA1_MGF1SHA1, cipher, &mut output, None)
-            .map_err(|_| CryptoError::MasterKeyDecryption)
-            .and_then(|plain| {
-                MasterKey::from_slice(plain).map_err(|_| CryptoError::MasterKeyDecryption)
-            });
-        Some(result)
+    /// Decrypts an RSA-OAEP copy of the master key. Every failure gives the same error.
+    pub fn decrypt_master_key(&self, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
+        match &self.0 {
+            LoadedKey::AwsLc(key) => decrypt_with_aws_lc(key, cipher),
+            LoadedKey::Portable(key) => decrypt_with_rsa_crate(key, cipher),
+        }
     }
 
-    fn decrypt_with_rsa_crate(&self, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
-        // NOTE: the `rsa` crate's decryption is not constant-time (RUSTSEC-2023-0071, the
-        // Marvin attack). It runs only for keys AWS-LC does not load, with blinding.
-        let plain = self
-            .0
-            .decrypt_blinded(&mut OsRng, Oaep::new::<Sha1>(), cipher)
-            .map(Zeroizing::new)
-            .map_err(|_| CryptoError::MasterKeyDecryption)?;
+    /// Loads PKCS#8 DER into AWS-LC, or into the `rsa` crate when AWS-LC refuses the key.
+    fn load(pkcs8: &[u8], what: &str) -> Result<UserPrivateKey, PrivateKeyError> {
+        if let Some(key) = load_into_aws_lc(pkcs8) {
+            return Ok(UserPrivateKey(LoadedKey::AwsLc(key)));
+        }
 
-        MasterKey::from_slice(&plain).map_err(|_| CryptoError::MasterKeyDecryption)
+        RsaPrivateKey::from_pkcs8_der(pkcs8)
+            .map(|key| UserPrivateKey(LoadedKey::Portable(Box::new(key))))
+            .map_err(|e| invalid_private(&format!("malformed {what}: {e}")))
     }
+}
+
+fn load_into_aws_lc(pkcs8: &[u8]) -> Option<PrivateDecryptingKey> {
+    PrivateDecryptingKey::from_pkcs8(pkcs8).ok()
+}
+
+fn decrypt_with_aws_lc(
+    key: &PrivateDecryptingKey,
+    cipher: &[u8],
+) -> Result<MasterKey, CryptoError> {
+    // The clone shares AWS-LC's key object; OAEP needs its own handle.
+    let oaep =
+        OaepPrivateDecryptingKey::new(key.clone()).map_err(|_| CryptoError::MasterKeyDecryption)?;
+    let mut output = Zeroizing::new(vec![0u8; key.key_size_bytes()]);
+    let plain = oaep
+        .decrypt(&OAEP_SHA1_MGF1SHA1, cipher, &mut output, None)
+        .map_err(|_| CryptoError::MasterKeyDecryption)?;
+
+    MasterKey::from_slice(plain).map_err(|_| CryptoError::MasterKeyDecryption)
+}
+
+fn decrypt_with_rsa_crate(key: &RsaPrivateKey, cipher: &[u8]) -> Result<MasterKey, CryptoError> {
+    // NOTE: the `rsa` crate's decryption is not constant-time (RUSTSEC-2023-0071, the Marvin
+    // attack). It runs only for keys AWS-LC does not load, with blinding.
+    let plain = key
+        .decrypt_blinded(&mut OsRng, Oaep::new::<Sha1>(), cipher)
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::MasterKeyDecryption)?;
+
+    MasterKey::from_slice(&plain).map_err(|_| CryptoError::MasterKeyDecryption)
 }
 
 impl fmt::Debug for UserPrivateKey {
@@ -258,17 +276,17 @@ fn decode_private_pem(text: &str, label: &str) -> Result<pem::PemBlock, PrivateK
 fn parse_pkcs1_private(text: &str, label: &str) -> Result<UserPrivateKey, PrivateKeyError> {
     let block = decode_private_pem(text, label)?;
 
-    RsaPrivateKey::from_pkcs1_der(&block.der)
-        .map(UserPrivateKey)
-        .map_err(|e| invalid_private(&format!("malformed PKCS#1 RSA private key: {e}")))
+    // AWS-LC reads PKCS#8, so the PKCS#1 key is wrapped in a PrivateKeyInfo first.
+    let info = PrivateKeyInfo::new(rsa::pkcs1::ALGORITHM_ID, &block.der);
+    let pkcs8 = SecretDocument::encode_msg(&info)
+        .map_err(|e| invalid_private(&format!("malformed PKCS#1 RSA private key: {e}")))?;
+    UserPrivateKey::load(pkcs8.as_bytes(), "PKCS#1 RSA private key")
 }
 
 fn parse_pkcs8_private(text: &str, label: &str) -> Result<UserPrivateKey, PrivateKeyError> {
     let block = decode_private_pem(text, label)?;
 
-    RsaPrivateKey::from_pkcs8_der(&block.der)
-        .map(UserPrivateKey)
-        .map_err(|e| invalid_private(&format!("malformed or non-RSA PKCS#8 private key: {e}")))
+    UserPrivateKey::load(&block.der, "or non-RSA PKCS#8 private key")
 }
 
 fn invalid_private(message: &str) -> PrivateKeyError {
@@ -278,6 +296,9 @@ fn invalid_private(message: &str) -> PrivateKeyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lc_rs::encoding::AsDer;
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePublicKey;
     use serde_json::Value;
 
     const FORMATS: &str = include_str!("../../tests/fixtures/vectors/formats.json");
@@ -302,6 +323,17 @@ mod tests {
         field(&formats(), "rsa_private_key_pkcs1_pem").to_owned()
     }
 
+    /// The public half of a parsed private key, through AWS-LC's SubjectPublicKeyInfo export.
+    fn public_of(private_key: &UserPrivateKey) -> UserPublicKey {
+        match &private_key.0 {
+            LoadedKey::AwsLc(key) => {
+                let spki = key.public_key().as_der().unwrap();
+                UserPublicKey(RsaPublicKey::from_public_key_der(spki.as_ref()).unwrap())
+            }
+            LoadedKey::Portable(key) => UserPublicKey(key.to_public_key()),
+        }
+    }
+
     fn vector_public() -> UserPublicKey {
         UserPublicKey::parse(field(&formats(), "rsa_public_key_spki_pem")).unwrap()
     }
@@ -322,25 +354,44 @@ mod tests {
     #[test]
     fn both_decryption_paths_agree() {
         let formats = formats();
-        let private_key =
-            UserPrivateKey::parse(field(&formats, "rsa_private_key_pkcs1_pem")).unwrap();
+        let pem = field(&formats, "rsa_private_key_pkcs1_pem");
+        let private_key = UserPrivateKey::parse(pem).unwrap();
+        let LoadedKey::AwsLc(fast_key) = &private_key.0 else {
+            panic!("AWS-LC loads 2048-bit keys");
+        };
+        let portable_key = RsaPrivateKey::from_pkcs1_pem(pem).unwrap();
         let cipher = hex::decode(field(&formats, "master_key_cipher_hex")).unwrap();
         let mut damaged = cipher.clone();
         damaged[10] ^= 1;
 
-        let fast = private_key
-            .decrypt_with_aws_lc(&cipher)
-            .expect("AWS-LC loads 2048-bit keys");
-        let portable = private_key.decrypt_with_rsa_crate(&cipher);
-
         let expected = field(&formats, "master_key_hex");
-        assert_eq!(hex::encode(fast.unwrap().as_bytes()), expected);
-        assert_eq!(hex::encode(portable.unwrap().as_bytes()), expected);
+        let fast = decrypt_with_aws_lc(fast_key, &cipher).unwrap();
+        let portable = decrypt_with_rsa_crate(&portable_key, &cipher).unwrap();
+        assert_eq!(hex::encode(fast.as_bytes()), expected);
+        assert_eq!(hex::encode(portable.as_bytes()), expected);
+
         assert!(matches!(
-            private_key.decrypt_with_aws_lc(&damaged),
-            Some(Err(CryptoError::MasterKeyDecryption))
+            decrypt_with_aws_lc(fast_key, &damaged),
+            Err(CryptoError::MasterKeyDecryption)
         ));
-        assert!(private_key.decrypt_with_rsa_crate(&damaged).is_err());
+        assert!(decrypt_with_rsa_crate(&portable_key, &damaged).is_err());
+    }
+
+    #[test]
+    fn small_keys_fall_back_to_the_rsa_crate() {
+        let small = RsaPrivateKey::new(&mut OsRng, 1024).unwrap();
+        let pem = small.to_pkcs1_pem(LineEnding::LF).unwrap();
+        let public_key = UserPublicKey(small.to_public_key());
+        let master_key = MasterKey::generate();
+        let cipher = public_key.encrypt_master_key(&master_key).unwrap();
+
+        let private_key = UserPrivateKey::parse(&pem).unwrap();
+
+        assert!(matches!(private_key.0, LoadedKey::Portable(_)));
+        assert_eq!(private_key.bits(), 1024);
+        assert_eq!(public_of(&private_key), public_key);
+        let decrypted = private_key.decrypt_master_key(&cipher).unwrap();
+        assert_eq!(decrypted.as_bytes(), master_key.as_bytes());
     }
 
     #[test]
@@ -350,7 +401,7 @@ mod tests {
         let public_key = UserPublicKey::parse(field(&rows, "user_key_public_key")).unwrap();
         let cipher = hex::decode(field(&rows, "master_key_cipher_hex")).unwrap();
 
-        assert_eq!(private_key.public_key(), public_key);
+        assert_eq!(public_of(&private_key), public_key);
         assert!(private_key.decrypt_master_key(&cipher).is_ok());
     }
 
@@ -396,7 +447,7 @@ mod tests {
         for text in texts {
             let private_key = UserPrivateKey::parse(&text).unwrap();
             assert_eq!(
-                private_key.public_key(),
+                public_of(&private_key),
                 vector_public(),
                 "{:?}",
                 &text[..40]

@@ -28,6 +28,9 @@ pub use error::StoreError;
 /// Number of read-only connections kept open next to the writer.
 const READER_CONNECTIONS: usize = 4;
 
+/// Prepared statements kept per connection: enough for every query the API runs repeatedly.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
 /// How long a statement waits for a lock held by another process before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -134,6 +137,7 @@ fn configure_common(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.create_collation(collation::NATURAL, collation::natural_cmp)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
 
     Ok(())
 }

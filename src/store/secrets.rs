@@ -134,7 +134,8 @@ pub fn list_by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<SecretRow>, Sto
 pub fn get(conn: &Connection, id: i64) -> Result<Option<SecretRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM secrets WHERE secrets.id = ?1");
 
-    Ok(conn.query_row(&sql, [id], from_row).optional()?)
+    let mut select = conn.prepare_cached(&sql)?;
+    Ok(select.query_row([id], from_row).optional()?)
 }
 
 /// Counts all secrets.

@@ -34,7 +34,8 @@ pub fn get_by_userkey(
     let sql =
         "SELECT id, userkey_id, cipher, hash, created FROM session_keys WHERE userkey_id = ?1";
 
-    Ok(conn.query_row(sql, [userkey_id], from_row).optional()?)
+    let mut select = conn.prepare_cached(sql)?;
+    Ok(select.query_row([userkey_id], from_row).optional()?)
 }
 
 /// Deletes any session key of the user key and inserts a new one. Run it inside a write
@@ -47,20 +48,17 @@ pub fn replace(
 ) -> Result<SessionKeyRow, StoreError> {
     delete_by_userkey(conn, userkey_id)?;
 
-    conn.execute(
-        "INSERT INTO session_keys (userkey_id, cipher, hash, created) VALUES (?1, ?2, ?3, ?4)",
-        params![userkey_id, cipher, hash, time::now()],
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO session_keys (userkey_id, cipher, hash, created) VALUES (?1, ?2, ?3, ?4) \
+         RETURNING id, userkey_id, cipher, hash, created",
     )?;
-
-    get_by_userkey(conn, userkey_id)?.ok_or(StoreError::NotFound)
+    Ok(insert.query_row(params![userkey_id, cipher, hash, time::now()], from_row)?)
 }
 
 /// Deletes the session key of a user key. Returns whether there was one.
 pub fn delete_by_userkey(conn: &Connection, userkey_id: i64) -> Result<bool, StoreError> {
-    let deleted = conn.execute(
-        "DELETE FROM session_keys WHERE userkey_id = ?1",
-        [userkey_id],
-    )?;
+    let mut delete = conn.prepare_cached("DELETE FROM session_keys WHERE userkey_id = ?1")?;
+    let deleted = delete.execute([userkey_id])?;
 
     Ok(deleted > 0)
 }

@@ -96,14 +96,16 @@ pub fn list_by_ids(conn: &Connection, ids: &[i64]) -> Result<Vec<UserKeyRow>, St
 pub fn get(conn: &Connection, id: i64) -> Result<Option<UserKeyRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM user_keys WHERE id = ?1");
 
-    Ok(conn.query_row(&sql, [id], from_row).optional()?)
+    let mut select = conn.prepare_cached(&sql)?;
+    Ok(select.query_row([id], from_row).optional()?)
 }
 
 /// Returns the key of the NetBox user with this id.
 pub fn get_by_user_id(conn: &Connection, user_id: i64) -> Result<Option<UserKeyRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM user_keys WHERE user_id = ?1");
 
-    Ok(conn.query_row(&sql, [user_id], from_row).optional()?)
+    let mut select = conn.prepare_cached(&sql)?;
+    Ok(select.query_row([user_id], from_row).optional()?)
 }
 
 /// Inserts a user key with both timestamps set to now. A second key for the same user fails
