@@ -18,7 +18,7 @@ use crate::crypto::{
 use crate::netbox::CallerAuth;
 use crate::store::session_keys::SessionKeyRow;
 use crate::store::user_keys::UserKeyRow;
-use crate::store::{self, StoreError};
+use crate::store::{self, Store, StoreError};
 
 /// The plugin's 404 detail for a caller without a session key (it has no final period).
 pub const NO_SESSION_KEY: &str = "No active session key found";
@@ -199,6 +199,9 @@ pub async fn delete_own(call: &Call) -> Result<bool, ApiError> {
 
 /// Issues a session key for the caller: keeps the existing one when `preserve` is set and it
 /// can be recovered, otherwise replaces it with a new one.
+///
+/// Reading the user key, the RSA decryption and the write run as one blocking task, so the
+/// request waits for one thread hand-off instead of three.
 pub async fn issue(
     call: &Call,
     private_key: Option<&str>,
@@ -207,17 +210,24 @@ pub async fn issue(
     let private_key = private_key
         .filter(|key| !key.is_empty())
         .ok_or(UnlockError::MissingPrivateKey)?;
-    let Unlocked {
-        user_key,
-        master_key,
-    } = unlock_own_master_key(call, private_key).await?;
+    let private_key = Zeroizing::new(private_key.to_string());
+    let store = call.state.store.clone();
+    let user_id = call.caller.user().id;
 
-    if preserve {
-        if let Some(issued) = recover_existing(call, &user_key, &master_key).await? {
-            return Ok(issued);
+    run_blocking(move || {
+        let Unlocked {
+            user_key,
+            master_key,
+        } = unlock(&store, user_id, &private_key)?;
+
+        if preserve {
+            if let Some(issued) = recover_existing(&store, &user_key, &master_key)? {
+                return Ok(issued);
+            }
         }
-    }
-    replace_session_key(call, user_key, &master_key).await
+        replace_session_key(&store, user_key, &master_key)
+    })
+    .await
 }
 
 /// Opens the caller's copy of the master key with their RSA private key.
@@ -225,23 +235,34 @@ pub async fn unlock_own_master_key(
     call: &Call,
     private_key: &str,
 ) -> Result<Unlocked, UnlockError> {
+    let private_key = Zeroizing::new(private_key.to_string());
+    let store = call.state.store.clone();
     let user_id = call.caller.user().id;
-    let user_key = call
-        .state
-        .store
-        .read(move |connection| store::user_keys::get_by_user_id(connection, user_id))
-        .await?
+
+    run_blocking(move || unlock(&store, user_id, &private_key)).await
+}
+
+async fn run_blocking<T, F>(job: F) -> Result<T, UnlockError>
+where
+    F: FnOnce() -> Result<T, UnlockError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(job).await.map_err(|err| {
+        UnlockError::Failed(ApiError::Internal(format!("session-key task: {err}")))
+    })?
+}
+
+/// Reads the user's key and decrypts its master-key copy. Runs on a blocking thread.
+fn unlock(store: &Store, user_id: i64, private_key: &str) -> Result<Unlocked, UnlockError> {
+    let user_key = store
+        .blocking_read(|connection| store::user_keys::get_by_user_id(connection, user_id))?
         .ok_or(UnlockError::NoUserKey)?;
     let cipher = user_key
         .master_key_cipher
-        .clone()
+        .as_deref()
         .ok_or(UnlockError::Inactive)?;
 
-    let private_key = Zeroizing::new(private_key.to_string());
-    let master_key = tokio::task::spawn_blocking(move || open_master_key(&private_key, &cipher))
-        .await
-        .map_err(|err| UnlockError::Failed(ApiError::Internal(format!("rsa task: {err}"))))??;
-
+    let master_key = open_master_key(private_key, cipher)?;
     Ok(Unlocked {
         user_key,
         master_key,
@@ -264,34 +285,25 @@ pub fn open_master_key(pem: &str, cipher: &[u8]) -> Result<MasterKey, UnlockErro
 }
 
 /// Recovers the existing session key as `master key XOR cipher` and checks it against the
-/// stored hash. `Ok(None)` when the caller has no session key yet.
-async fn recover_existing(
-    call: &Call,
+/// stored hash, which for an imported Django hash costs a full PBKDF2 run. `Ok(None)` when the
+/// caller has no session key yet. Runs on a blocking thread.
+fn recover_existing(
+    store: &Store,
     user_key: &UserKeyRow,
     master_key: &MasterKey,
 ) -> Result<Option<Issued>, UnlockError> {
     let userkey_id = user_key.id;
-    let row = call
-        .state
-        .store
-        .read(move |connection| store::session_keys::get_by_userkey(connection, userkey_id))
-        .await?;
-    let Some(row) = row else {
+    let Some(row) = store
+        .blocking_read(|connection| store::session_keys::get_by_userkey(connection, userkey_id))?
+    else {
         return Ok(None);
     };
 
-    // An imported Django hash costs a full PBKDF2 run, so the check leaves the async workers.
-    let master_key = MasterKey::from_slice(master_key.as_bytes())
-        .map_err(|err| UnlockError::Failed(ApiError::Internal(err.to_string())))?;
-    let (cipher, hash) = (row.cipher.clone(), row.hash.clone());
-    let recovered = tokio::task::spawn_blocking(move || {
-        let session_key = master_key.recover_session_key(&cipher).ok()?;
-        verify_session_key(&session_key, &hash).then_some(session_key)
-    })
-    .await
-    .map_err(|err| UnlockError::Failed(ApiError::Internal(format!("hash task: {err}"))))?;
-
-    let session_key = recovered.ok_or(UnlockError::InvalidPrivateKey)?;
+    let session_key = master_key
+        .recover_session_key(&row.cipher)
+        .ok()
+        .filter(|session_key| verify_session_key(session_key, &row.hash))
+        .ok_or(UnlockError::InvalidPrivateKey)?;
     Ok(Some(Issued {
         user_key: user_key.clone(),
         row,
@@ -301,9 +313,9 @@ async fn recover_existing(
 }
 
 /// Generates a new session key and stores `session key XOR master key` with a fast keyed hash,
-/// replacing any previous one of the caller.
-async fn replace_session_key(
-    call: &Call,
+/// replacing any previous one of the caller. Runs on a blocking thread.
+fn replace_session_key(
+    store: &Store,
     user_key: UserKeyRow,
     master_key: &MasterKey,
 ) -> Result<Issued, UnlockError> {
@@ -311,14 +323,10 @@ async fn replace_session_key(
     let cipher = Zeroizing::new(session_key.cipher_with(master_key));
     let hash = hash_session_key(&session_key);
 
-    let userkey_id = user_key.id;
-    let row = call
-        .state
-        .store
-        .write(move |transaction| {
-            store::session_keys::replace(transaction, userkey_id, cipher.as_slice(), &hash)
+    let row = store
+        .blocking_write(|transaction| {
+            store::session_keys::replace(transaction, user_key.id, cipher.as_slice(), &hash)
         })
-        .await
         .map_err(|err| match err {
             // The user key was deleted since it was read.
             StoreError::MissingReference => UnlockError::NoUserKey,

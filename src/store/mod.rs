@@ -79,14 +79,8 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.readers.take();
-            let tx = conn.transaction()?;
-            f(&tx)
-        })
-        .await?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.blocking_read(f)).await?
     }
 
     /// Runs `f` inside an IMMEDIATE transaction on the writer connection: commits when `f`
@@ -96,18 +90,33 @@ impl Store {
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.blocking_write(f)).await?
+    }
 
-        tokio::task::spawn_blocking(move || {
-            let mut conn = lock_ignoring_poison(&inner.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    /// [`Store::read`] on the calling thread, for work that is already on a blocking thread and
+    /// would otherwise hop to another one. Never call it from an async task.
+    pub fn blocking_read<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError>,
+    {
+        let mut conn = self.inner.readers.take();
+        let tx = conn.transaction()?;
+        f(&tx)
+    }
 
-            let value = f(&tx)?;
+    /// [`Store::write`] on the calling thread; the same rule as [`Store::blocking_read`] applies.
+    pub fn blocking_write<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError>,
+    {
+        let mut conn = lock_ignoring_poison(&self.inner.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
-            tx.commit()?;
-            Ok(value)
-        })
-        .await?
+        let value = f(&tx)?;
+
+        tx.commit()?;
+        Ok(value)
     }
 }
 
