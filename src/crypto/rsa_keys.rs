@@ -39,8 +39,9 @@ pub struct UserPublicKey(RsaPublicKey);
 
 /// A user's RSA private key, which opens that user's copy of the master key.
 ///
-/// Both forms wipe their private components on drop: AWS-LC clears every allocation it frees,
-/// and the `rsa` crate zeroizes its key.
+/// Both forms wipe their private components on drop. AWS-LC's `OPENSSL_free` clears each
+/// allocation before freeing it (no custom allocator is installed), and the `rsa` crate
+/// zeroizes its key.
 pub struct UserPrivateKey(LoadedKey);
 
 enum LoadedKey {
@@ -152,14 +153,14 @@ impl UserPrivateKey {
     }
 
     /// Loads PKCS#8 DER into AWS-LC, or into the `rsa` crate when AWS-LC refuses the key.
-    fn load(pkcs8: &[u8], what: &str) -> Result<UserPrivateKey, PrivateKeyError> {
+    fn load(pkcs8: &[u8], format_name: &str) -> Result<UserPrivateKey, PrivateKeyError> {
         if let Some(key) = load_into_aws_lc(pkcs8) {
             return Ok(UserPrivateKey(LoadedKey::AwsLc(key)));
         }
 
         RsaPrivateKey::from_pkcs8_der(pkcs8)
             .map(|key| UserPrivateKey(LoadedKey::Portable(Box::new(key))))
-            .map_err(|e| invalid_private(&format!("malformed {what}: {e}")))
+            .map_err(|e| invalid_private(&format!("malformed {format_name}: {e}")))
     }
 }
 
@@ -323,7 +324,7 @@ mod tests {
         field(&formats(), "rsa_private_key_pkcs1_pem").to_owned()
     }
 
-    /// The public half of a parsed private key, through AWS-LC's SubjectPublicKeyInfo export.
+    /// Returns the public half of a parsed private key, exported by AWS-LC when it holds the key.
     fn public_of(private_key: &UserPrivateKey) -> UserPublicKey {
         match &private_key.0 {
             LoadedKey::AwsLc(key) => {
