@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::call::Call;
 use super::error::ApiError;
+use super::related::python_repr;
 use super::request::as_integer;
 use crate::store::tags::TagRow;
 
@@ -19,7 +20,7 @@ pub async fn resolve_tags(call: &Call, value: &Value) -> Result<Vec<TagRow>, Api
     let mut tags: Vec<TagRow> = Vec::new();
     for reference in &references {
         let (filter, described) = tag_filter(reference)?;
-        let found = fetch_tags(call, &filter).await?;
+        let found = fetch_tags(call, &filter).await?.unwrap_or_default();
 
         match found.as_slice() {
             [tag] => {
@@ -30,13 +31,13 @@ pub async fn resolve_tags(call: &Call, value: &Value) -> Result<Vec<TagRow>, Api
             [] => {
                 return Err(ApiError::field(
                     "tags",
-                    format!("Related object not found using the provided {described}."),
+                    format!("Related object not found using the provided {described}"),
                 ))
             }
             _ => {
                 return Err(ApiError::field(
                     "tags",
-                    format!("Multiple objects match the provided {described}."),
+                    format!("Multiple objects match the provided {described}"),
                 ))
             }
         }
@@ -75,11 +76,69 @@ fn tag_filter(reference: &Value) -> Result<(String, String), ApiError> {
 
     Ok((
         filters.join("&"),
-        format!("attributes: {}", Value::Object(attributes.clone())),
+        format!(
+            "attributes: {}",
+            python_repr(&Value::Object(attributes.clone()))
+        ),
     ))
 }
 
-async fn fetch_tags(call: &Call, filter: &str) -> Result<Vec<TagRow>, ApiError> {
+/// Rejects `tag` and `tag__n` slugs and `tag_id` ids that name no NetBox tag, with the 400
+/// that NetBox's choice filters return. When NetBox does not let the caller list tags, the
+/// values are not checked and filter by the tags stored with each object as usual.
+pub async fn check_tag_filters(call: &Call) -> Result<(), ApiError> {
+    for parameter in ["tag", "tag__n"] {
+        let slugs = call.query.non_empty(parameter);
+        if slugs.is_empty() {
+            continue;
+        }
+
+        let filter = lookup_filter("slug", slugs.iter().map(|slug| encode(slug)));
+        let Some(found) = fetch_tags(call, &filter).await? else {
+            return Ok(());
+        };
+        if let Some(unknown) = slugs
+            .iter()
+            .find(|slug| !found.iter().any(|tag| &tag.slug == *slug))
+        {
+            return Err(invalid_choice(parameter, unknown));
+        }
+    }
+
+    let ids = call.query.integers("tag_id")?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let filter = lookup_filter("id", ids.iter().map(i64::to_string));
+    let Some(found) = fetch_tags(call, &filter).await? else {
+        return Ok(());
+    };
+    match ids
+        .iter()
+        .find(|id| !found.iter().any(|tag| tag.id == **id))
+    {
+        Some(unknown) => Err(invalid_choice("tag_id", &unknown.to_string())),
+        None => Ok(()),
+    }
+}
+
+fn lookup_filter(name: &str, values: impl Iterator<Item = String>) -> String {
+    values
+        .map(|value| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn invalid_choice(parameter: &str, value: &str) -> ApiError {
+    ApiError::field(
+        parameter,
+        format!("Select a valid choice. {value} is not one of the available choices."),
+    )
+}
+
+/// Lists the NetBox tags matching `filter` with the caller's credentials. Returns `None` when
+/// NetBox rejects the request, for example because the caller may not view tags.
+async fn fetch_tags(call: &Call, filter: &str) -> Result<Option<Vec<TagRow>>, ApiError> {
     let path = format!(
         "{}extras/tags/?brief=1&limit=0&{filter}",
         call.state.settings.api_root
@@ -90,7 +149,7 @@ async fn fetch_tags(call: &Call, filter: &str) -> Result<Vec<TagRow>, ApiError> 
         .get(&path, call.caller.credential(), &call.caller.origin)
         .await?;
     if !reply.status.is_success() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
 
     let body = reply.json()?;
@@ -100,7 +159,7 @@ async fn fetch_tags(call: &Call, filter: &str) -> Result<Vec<TagRow>, ApiError> 
         .cloned()
         .unwrap_or_default();
 
-    Ok(results.iter().filter_map(tag_row).collect())
+    Ok(Some(results.iter().filter_map(tag_row).collect()))
 }
 
 fn tag_row(tag: &Value) -> Option<TagRow> {

@@ -192,6 +192,42 @@ def test_misspelt_filter_is_rejected(created_secret, proxy_url, admin_token):
     assert 'assigned_object_idd' in response.json()
 
 
+@pytest.fixture(scope='module')
+def netbox_tag(netbox_url, admin_token):
+    """A tag made in NetBox itself; NetBox's database outlives one test run, so it may exist."""
+    slug = 'e2e-credentials'
+    found = fetch(netbox_url, f'/api/extras/tags/?slug={slug}', headers=token_header(admin_token))
+    assert found.status_code == 200, found.text
+    if found.json()['count']:
+        return found.json()['results'][0]
+
+    created = fetch(
+        netbox_url, '/api/extras/tags/', 'POST', headers=token_header(admin_token),
+        json={'name': 'E2E Credentials', 'slug': slug},
+    )
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def test_tag_filters_use_netbox_tags(created_secret, proxy_url, admin_token, admin_session_key, netbox_tag):
+    tagged = api(
+        proxy_url, f'/secrets/{created_secret["id"]}/', admin_token, 'PATCH',
+        headers={'X-Session-Key': admin_session_key}, json={'tags': [{'slug': netbox_tag['slug']}]},
+    )
+    assert tagged.status_code == 200, tagged.text
+    assert [tag['id'] for tag in tagged.json()['tags']] == [netbox_tag['id']]
+
+    listed = api(proxy_url, f'/secrets/?tag={netbox_tag["slug"]}', admin_token)
+    assert listed.status_code == 200, listed.text
+    assert [item['name'] for item in listed.json()['results']] == ['backup']
+
+    unknown = api(proxy_url, '/secrets/?tag=no-such-tag-e2e', admin_token)
+    assert unknown.status_code == 400, unknown.text
+    assert unknown.json() == {
+        'tag': ['Select a valid choice. no-such-tag-e2e is not one of the available choices.'],
+    }
+
+
 def test_bad_session_key_is_rejected(created_secret, proxy_url, admin_token):
     response = api(
         proxy_url, f'/secrets/{created_secret["id"]}/', admin_token,

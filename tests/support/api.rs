@@ -3,7 +3,8 @@
 //!
 //! Users: `admin` (id 1, superuser), `alice` (id 2, group `operators`), `bob` (id 3, nothing),
 //! `carol` (id 4, granted only secrets of the `login` role). Devices 1 to 3 exist; alice's
-//! credentials see devices 1 and 2 only.
+//! credentials see devices 1 and 2 only. NetBox has two tags, `alpha` (id 1) and `beta`
+//! (id 2). Carol may not view tags, so NetBox returns 403 for her tag list.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -210,6 +211,44 @@ fn device_json(id: i64) -> Value {
     })
 }
 
+/// NetBox's tags: id, name, slug and color.
+const TAGS: [(i64, &str, &str, &str); 2] = [
+    (1, "Alpha", "alpha", "ff0000"),
+    (2, "Beta", "beta", "00ff00"),
+];
+
+/// Applies NetBox's tag filters: repeated values of one filter match any of them, and every
+/// filter given must match.
+fn tag_matches(tag: &(i64, &str, &str, &str), query: &[(String, String)]) -> bool {
+    let (id, name, slug, color) = *tag;
+    ["id", "name", "slug", "color"].iter().all(|filter| {
+        let values: Vec<&str> = query
+            .iter()
+            .filter(|(key, _)| key == filter)
+            .map(|(_, value)| value.as_str())
+            .collect();
+        let actual = match *filter {
+            "id" => id.to_string(),
+            "name" => name.to_owned(),
+            "slug" => slug.to_owned(),
+            _ => color.to_owned(),
+        };
+        values.is_empty() || values.contains(&actual.as_str())
+    })
+}
+
+fn tag_json(tag: &(i64, &str, &str, &str)) -> Value {
+    let (id, name, slug, color) = *tag;
+    json!({
+        "id": id,
+        "url": format!("http://{PUBLIC_HOST}/api/extras/tags/{id}/"),
+        "display": name,
+        "name": name,
+        "slug": slug,
+        "color": color,
+    })
+}
+
 /// Returns replies for the NetBox endpoints the API calls. Other paths go to the built-in fake.
 pub fn netbox_responder() -> Responder {
     Arc::new(|recorded: &RecordedRequest| {
@@ -322,7 +361,18 @@ pub fn netbox_responder() -> Responder {
             ("GET", "/api/virtualization/virtual-machines/") => {
                 json_reply(StatusCode::OK, &list(Vec::new()))
             }
-            ("GET", "/api/extras/tags/") => json_reply(StatusCode::OK, &list(Vec::new())),
+            ("GET", "/api/extras/tags/") if user.username == CAROL.username => json_reply(
+                StatusCode::FORBIDDEN,
+                &json!({ "detail": "You do not have permission to perform this action." }),
+            ),
+            ("GET", "/api/extras/tags/") => {
+                let found: Vec<Value> = TAGS
+                    .iter()
+                    .filter(|tag| tag_matches(tag, &query))
+                    .map(tag_json)
+                    .collect();
+                json_reply(StatusCode::OK, &list(found))
+            }
             _ => return None,
         };
         Some(reply)

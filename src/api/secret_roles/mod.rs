@@ -15,7 +15,7 @@ use super::related::RelatedRef;
 use super::render::nested_tags;
 use super::request::{as_integer, FormBodies, Query};
 use super::role_input::{parse_batch, parse_role, python_type, RoleInput};
-use super::tags::resolve_tags;
+use super::tags::{check_tag_filters, resolve_tags};
 use super::urls::Urls;
 use crate::body::BoxBody;
 use crate::store::secret_roles::{self, NewSecretRole, SecretRoleChanges, SecretRoleRow};
@@ -178,6 +178,7 @@ async fn list(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError>
     let mut entries = load_entries(call).await?;
     entries.retain(|entry| in_scope(scope, &entry.row));
     let relations = RelationFilters::compile(&call.query, &entries)?;
+    check_tag_filters(call).await?;
     entries.retain(|entry| filter.matches(entry) && relations.matches(entry));
     order_by(&mut entries, call.query.get("ordering"), SORT_KEYS);
 
