@@ -574,6 +574,54 @@ async fn options_describe_the_endpoint() {
 }
 
 #[tokio::test]
+async fn every_reply_names_allowed_methods() {
+    let world = ApiWorld::start().await;
+    let list_methods = "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS";
+    let cases = [
+        ("GET", "secrets/", ADMIN_TOKEN, 200, list_methods),
+        ("GET", "secrets/", BOB_TOKEN, 403, list_methods),
+        ("GET", "secrets/", UNKNOWN_TOKEN, 403, list_methods),
+        (
+            "GET",
+            "secrets/7/",
+            ADMIN_TOKEN,
+            404,
+            "GET, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        ),
+        (
+            "PUT",
+            "session-key/",
+            ADMIN_TOKEN,
+            405,
+            "GET, POST, DELETE, HEAD, OPTIONS",
+        ),
+        (
+            "GET",
+            "user-keys/activate/",
+            ADMIN_TOKEN,
+            405,
+            "POST, OPTIONS",
+        ),
+        ("GET", "", ADMIN_TOKEN, 200, "GET, HEAD, OPTIONS"),
+    ];
+
+    for (method, path, token, status, allowed) in cases {
+        let reply = world.req(method, path).token(token).send().await;
+
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.text());
+        assert_eq!(reply.header("allow"), Some(allowed), "{method} {path}");
+    }
+
+    let unknown = world
+        .req("GET", "nothing-here/")
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.header("allow"), None);
+}
+
+#[tokio::test]
 async fn bulk_delete_needs_a_list() {
     let (world, session_key) = world_with_three_secrets().await;
 

@@ -32,10 +32,17 @@ pub fn describe(call: &Call, endpoint: Endpoint) -> Response<BoxBody> {
     }
 
     let mut response = call.json(StatusCode::OK, &Value::Object(body));
+    set_allow(&mut response, endpoint);
+    response
+}
+
+/// Sets `Allow` to the endpoint's methods. DRF sends it on every response of a view, errors
+/// included, and NetBox 4.7.3 does the same.
+pub fn set_allow(response: &mut Response<BoxBody>, endpoint: Endpoint) {
+    let (_, methods) = describe_endpoint(endpoint);
     if let Ok(allow) = HeaderValue::from_str(&methods.join(", ")) {
         response.headers_mut().insert(ALLOW, allow);
     }
-    response
 }
 
 /// Returns the view name DRF shows for an endpoint and the methods it allows.

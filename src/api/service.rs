@@ -156,23 +156,28 @@ impl ApiService {
         context: RequestContext,
     ) -> Response<BoxBody> {
         let indent = requested_indent(request.headers());
-        match self.serve_request(request, context).await {
+        let resolved = resolve(context.route.prefix, &context.route.rest, request.method());
+        let endpoint = match resolved {
+            Ok(Resolved::Endpoint(endpoint)) => endpoint,
+            Ok(Resolved::AddSlash) => return redirect_with_slash(&request, &context),
+            Err(err) => return err.into_response(indent),
+        };
+
+        let mut response = match self.serve_endpoint(endpoint, request, context).await {
             Ok(response) => response,
             Err(err) => err.into_response(indent),
-        }
+        };
+        metadata::set_allow(&mut response, endpoint);
+        response
     }
 
-    async fn serve_request(
+    async fn serve_endpoint(
         &self,
+        endpoint: Endpoint,
         request: Request<Incoming>,
         context: RequestContext,
     ) -> Result<Response<BoxBody>, ApiError> {
         let prefix = context.route.prefix;
-        let endpoint = match resolve(prefix, &context.route.rest, request.method())? {
-            Resolved::Endpoint(endpoint) => endpoint,
-            Resolved::AddSlash => return Ok(redirect_with_slash(&request, &context)),
-        };
-
         let origin = RequestOrigin {
             client_ip: context.client_ip,
             scheme: context.origin.scheme.clone(),
