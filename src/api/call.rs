@@ -13,6 +13,7 @@ use super::policy::{Action, Model, Scope};
 use super::request::{parse_body, FormBodies, Payload, Query};
 use super::service::ApiState;
 use super::urls::Urls;
+use super::wipe::wipe_strings;
 use crate::body::BoxBody;
 use crate::netbox::Caller;
 
@@ -85,6 +86,14 @@ impl Call {
     /// Builds a JSON response in the layout the client requested.
     pub fn json(&self, status: StatusCode, value: &Value) -> Response<BoxBody> {
         json_reply(status, value, self.indent)
+    }
+
+    /// Builds a JSON response like [`Call::json`], then wipes the strings of `value`, which may
+    /// hold plaintexts, session keys or private keys.
+    pub fn json_wiped(&self, status: StatusCode, mut value: Value) -> Response<BoxBody> {
+        let response = json_reply(status, &value, self.indent);
+        wipe_strings(&mut value);
+        response
     }
 
     /// 204 with no body.

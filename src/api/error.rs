@@ -6,6 +6,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::wipe::WipedBuffer;
 use crate::body::{self, BoxBody};
 use crate::netbox::{AuthFailure, NetBoxError, ObjectTypeError};
 use crate::store::StoreError;
@@ -138,10 +139,11 @@ impl From<AuthFailure> for ApiError {
     }
 }
 
-/// Serializes a JSON reply, pretty-printed when the client asked for an indent.
+/// Serializes a JSON reply, pretty-printed when the client asked for an indent. The body is
+/// wiped from memory once hyper has sent it.
 pub fn json_reply(status: StatusCode, value: &Value, indent: Option<usize>) -> Response<BoxBody> {
     let bytes = render_json(value, indent);
-    let mut response = Response::new(body::full(bytes));
+    let mut response = Response::new(body::full(bytes.into_bytes()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -150,19 +152,24 @@ pub fn json_reply(status: StatusCode, value: &Value, indent: Option<usize>) -> R
 }
 
 /// Renders JSON compactly, or with `indent` spaces the way Python's `json.dumps` does.
-pub fn render_json(value: &Value, indent: Option<usize>) -> Vec<u8> {
-    let Some(width) = indent else {
-        return serde_json::to_vec(value).unwrap_or_default();
+pub fn render_json(value: &Value, indent: Option<usize>) -> WipedBuffer {
+    let mut output = WipedBuffer::default();
+    let written = match indent {
+        None => serde_json::to_writer(&mut output, value),
+        Some(width) => {
+            let indent_text = vec![b' '; width];
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(&indent_text);
+            let mut serializer = serde_json::Serializer::with_formatter(&mut output, formatter);
+            serde::Serialize::serialize(value, &mut serializer)
+        }
     };
 
-    let indent_text = vec![b' '; width];
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(&indent_text);
-    let mut output = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut output, formatter);
-    match serde::Serialize::serialize(value, &mut serializer) {
-        Ok(()) => output,
-        Err(_) => serde_json::to_vec(value).unwrap_or_default(),
+    // The buffer never returns an I/O error and `Value` keys are always strings, so this
+    // branch means a bug; the client gets what was written.
+    if let Err(err) = written {
+        tracing::error!(error = %err, "failed to serialize a JSON response");
     }
+    output
 }
 
 fn text_reply(status: StatusCode, text: String) -> Response<BoxBody> {

@@ -37,7 +37,7 @@ pub async fn handle(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         "private_key": pair.private_pem.as_str(),
         "key_size": key_size,
     });
-    Ok(call.json(StatusCode::OK, &body))
+    Ok(call.json_wiped(StatusCode::OK, body))
 }
 
 fn parse_key_size(text: &str, minimum: usize) -> Result<usize, ApiError> {

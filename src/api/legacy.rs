@@ -56,7 +56,7 @@ pub async fn handle_get_session_key(call: &Call) -> Result<Response<BoxBody>, Ap
 
     let issued = issue_from_body(call).await?;
     let encoded = issued.session_key.to_base64();
-    let mut response = call.json(StatusCode::OK, &json!({ "session_key": encoded.as_str() }));
+    let mut response = call.json_wiped(StatusCode::OK, json!({ "session_key": encoded.as_str() }));
     set_session_cookie(call, &mut response, &encoded, true);
     Ok(response)
 }
@@ -139,7 +139,7 @@ async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     };
     let encoded = issued.session_key.to_base64();
     let fields = representation(call, &issued.user_key, &issued.row, Some(&encoded));
-    let mut response = call.json(status, &serde_json::Value::Object(fields));
+    let mut response = call.json_wiped(status, serde_json::Value::Object(fields));
     set_session_cookie(call, &mut response, &encoded, true);
     Ok(response)
 }

@@ -26,6 +26,7 @@ mod secrets;
 mod session_keys;
 mod tags;
 mod user_keys;
+mod wipe;
 
 pub use error::ApiError;
 pub use pagination::PageSettings;

@@ -9,6 +9,7 @@ use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::wipe::{wipe_strings, WipedBuffer};
 
 /// Decoded query parameters in request order.
 #[derive(Clone, Debug, Default)]
@@ -83,17 +84,26 @@ impl Query {
 
 /// Reads the whole body, refusing one larger than `limit` bytes.
 pub async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(ApiError::Detail(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request body is larger than {limit} bytes; send a smaller request."),
-        )),
-        Err(err) => Err(ApiError::Detail(
-            StatusCode::BAD_REQUEST,
-            format!("Request body could not be read: {err}"),
-        )),
+    let mut limited = Limited::new(body, limit);
+    let mut buffer = WipedBuffer::default();
+
+    while let Some(frame) = limited.frame().await {
+        let frame = frame.map_err(|err| match err.is::<http_body_util::LengthLimitError>() {
+            true => ApiError::Detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body is larger than {limit} bytes; send a smaller request."),
+            ),
+            false => ApiError::Detail(
+                StatusCode::BAD_REQUEST,
+                format!("Request body could not be read: {err}"),
+            ),
+        })?;
+        if let Some(data) = frame.data_ref() {
+            buffer.extend_from_slice(data);
+        }
     }
+
+    Ok(buffer.into_bytes())
 }
 
 /// Body encodings an endpoint accepts besides JSON and multipart.
@@ -106,8 +116,16 @@ pub enum FormBodies {
 }
 
 /// A parsed body. Form encodings give strings, so handlers accept numbers and booleans as text.
+///
+/// Its strings are wiped on drop, because bodies carry private keys and plaintexts.
 pub struct Payload {
     pub data: Value,
+}
+
+impl Drop for Payload {
+    fn drop(&mut self) {
+        wipe_strings(&mut self.data);
+    }
 }
 
 /// Parses a body by its content type into JSON-like data.

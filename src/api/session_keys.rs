@@ -128,7 +128,7 @@ async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     };
     let encoded = issued.session_key.to_base64();
     let body = representation(call, &issued.user_key, &issued.row, Some(&encoded));
-    let mut response = call.json(status, &body);
+    let mut response = call.json_wiped(status, body);
     set_session_cookie(call, &mut response, &encoded, true);
     Ok(response)
 }

@@ -137,7 +137,8 @@ async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         })
         .collect();
 
-    Ok(call.json(StatusCode::OK, &envelope(results, info, &call.page_links())))
+    let page = envelope(results, info, &call.page_links());
+    Ok(call.json_wiped(StatusCode::OK, page))
 }
 
 /// NetBox's object-type ids of the configured types, fetched only when a filter needs them.
@@ -174,7 +175,7 @@ async fn retrieve(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
         Some(&assigned_object),
         plaintext.as_ref().map(|text| text.as_str()),
     );
-    Ok(call.json(StatusCode::OK, &call.selection().apply(full, &BRIEF_FIELDS)))
+    Ok(call.json_wiped(StatusCode::OK, call.selection().apply(full, &BRIEF_FIELDS)))
 }
 
 /// Returns the secret and its assigned object when the caller may see it, else the plugin's 404.
@@ -211,20 +212,20 @@ async fn require_master_key(call: &Call) -> Result<MasterKey, ApiError> {
 }
 
 /// Splits a body into its items; a JSON list is a bulk request.
-fn items_of(data: Value) -> (Vec<Value>, bool) {
+fn items_of(data: &Value) -> (&[Value], bool) {
     match data {
         Value::Array(items) => (items, true),
-        other => (vec![other], false),
+        other => (std::slice::from_ref(other), false),
     }
 }
 
 /// Returns the items of a bulk change or delete, which must be a JSON list as in DRF.
-fn bulk_items_of(data: Value) -> Result<Vec<Value>, ApiError> {
+fn bulk_items_of(data: &Value) -> Result<&[Value], ApiError> {
     match data {
         Value::Array(items) => Ok(items),
         other => Err(ApiError::field(
             "non_field_errors",
-            format!("Expected a list of items but got {}.", json_kind(&other)),
+            format!("Expected a list of items but got {}.", json_kind(other)),
         )),
     }
 }
@@ -243,7 +244,8 @@ fn json_kind(value: &Value) -> &'static str {
 async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Add).await?;
     let master_key = require_master_key(call).await?;
-    let (items, bulk) = items_of(call.payload(FormBodies::Rejected).await?.data);
+    let payload = call.payload(FormBodies::Rejected).await?;
+    let (items, bulk) = items_of(&payload.data);
     let loaded = load_all(call).await?;
 
     let mut taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
@@ -340,11 +342,12 @@ async fn update(
 ) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Change).await?;
     let master_key = require_master_key(call).await?;
-    let data = call.payload(FormBodies::Rejected).await?.data;
+    let payload = call.payload(FormBodies::Rejected).await?;
+    let data = &payload.data;
     let loaded = load_all(call).await?;
     let (current, _) = visible_secret(call, &loaded, &scope, id).await?;
 
-    let input = parse_input(&data, completeness).map_err(ApiError::Fields)?;
+    let input = parse_input(data, completeness).map_err(ApiError::Fields)?;
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
     let change = match prepare_change(
         call,
@@ -371,7 +374,8 @@ async fn update(
 async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Change).await?;
     let master_key = unlock_master_key(call).await?;
-    let items = bulk_items_of(call.payload(FormBodies::Rejected).await?.data)?;
+    let payload = call.payload(FormBodies::Rejected).await?;
+    let items = bulk_items_of(&payload.data)?;
     let loaded = load_all(call).await?;
     let completeness = if call.method == Method::PUT {
         Completeness::Full
@@ -382,7 +386,7 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
     let mut changes = Vec::new();
     let mut rejections = Vec::new();
-    for item in &items {
+    for item in items {
         let id = item.get("id").and_then(as_integer);
         let outcome = match id {
             None => Err(Rejection::Fields(id_required())),
@@ -501,7 +505,8 @@ async fn delete(call: &Call, id: i64) -> Result<Response<BoxBody>, ApiError> {
 async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Delete).await?;
     check_sent_session_key(call).await?;
-    let items = bulk_items_of(call.payload(FormBodies::Rejected).await?.data)?;
+    let payload = call.payload(FormBodies::Rejected).await?;
+    let items = bulk_items_of(&payload.data)?;
     let ids: Vec<Option<i64>> = items
         .iter()
         .map(|item| item.get("id").and_then(as_integer))
