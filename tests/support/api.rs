@@ -3,7 +3,7 @@
 //!
 //! Users: `admin` (id 1, superuser), `alice` (id 2, group `operators`), `bob` (id 3, nothing),
 //! `carol` (id 4, granted only secrets of the `login` role). Devices 1 to 3 exist; alice's
-//! credentials see devices 1 and 2 only.
+//! credentials see devices 1 and 2 only. Tags `core` (id 1) and `edge` (id 2) exist.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -210,6 +210,32 @@ fn device_json(id: i64) -> Value {
     })
 }
 
+/// Returns NetBox's tags `core` (id 1) and `edge` (id 2) that match every `id`, `slug` and
+/// `name` filter of the query.
+fn tags_json(query: &[(String, String)]) -> Vec<Value> {
+    let tags = [(1, "Core", "core", "aa1409"), (2, "Edge", "edge", "2196f3")];
+    tags.iter()
+        .filter(|(id, name, slug, _)| {
+            query.iter().all(|(key, value)| match key.as_str() {
+                "id" => value == &id.to_string(),
+                "slug" => value == slug,
+                "name" => value == name,
+                _ => true,
+            })
+        })
+        .map(|(id, name, slug, color)| {
+            json!({
+                "id": id,
+                "url": format!("http://{PUBLIC_HOST}/api/extras/tags/{id}/"),
+                "display": name,
+                "name": name,
+                "slug": slug,
+                "color": color,
+            })
+        })
+        .collect()
+}
+
 /// Returns replies for the NetBox endpoints the API calls. Other paths go to the built-in fake.
 pub fn netbox_responder() -> Responder {
     Arc::new(|recorded: &RecordedRequest| {
@@ -322,7 +348,7 @@ pub fn netbox_responder() -> Responder {
             ("GET", "/api/virtualization/virtual-machines/") => {
                 json_reply(StatusCode::OK, &list(Vec::new()))
             }
-            ("GET", "/api/extras/tags/") => json_reply(StatusCode::OK, &list(Vec::new())),
+            ("GET", "/api/extras/tags/") => json_reply(StatusCode::OK, &list(tags_json(&query))),
             _ => return None,
         };
         Some(reply)
