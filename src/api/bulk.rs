@@ -68,7 +68,7 @@ pub fn envelope(errors: Vec<Value>, total: usize, verb: &str) -> ApiError {
 }
 
 /// Builds the envelope for failures keyed by object id. When any object was missing, the
-/// detail reports that the objects could not be found, as NetBox's lookup does before it writes.
+/// detail uses NetBox's lookup wording, "could not be found", in place of `verb`.
 pub fn failures_by_id(
     failures: Vec<(i64, ItemFailure)>,
     total: usize,
