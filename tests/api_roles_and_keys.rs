@@ -71,6 +71,41 @@ async fn role_in_use_cannot_be_deleted() {
 }
 
 #[tokio::test]
+async fn role_bulk_create_counts_every_item() {
+    let world = ApiWorld::start().await;
+    world.add_role("Login", "login", None).await;
+
+    let reply = world
+        .req("POST", "secret-roles/")
+        .token(ADMIN_TOKEN)
+        .json(&json!([
+            {"name": "SNMP", "slug": "snmp"},
+            {"name": "Enable", "slug": "enable"},
+            {"name": "Login", "slug": "login-two"},
+        ]))
+        .send()
+        .await;
+    let listed = world
+        .req("GET", "secret-roles/")
+        .token(ADMIN_TOKEN)
+        .send()
+        .await;
+
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({
+            "detail": "1 of 3 objects could not be created.",
+            "errors": [{
+                "index": 2,
+                "errors": {"name": ["Secret Role with this name already exists."]},
+            }],
+        })
+    );
+    assert_eq!(listed.json()["count"], 1);
+}
+
+#[tokio::test]
 async fn first_user_key_is_active() {
     let world = ApiWorld::start().await;
     let (_, admin_public) = vector_keys();

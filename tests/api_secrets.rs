@@ -634,10 +634,70 @@ async fn bulk_delete_needs_a_list() {
     let listed = get(&world, "secrets/", Some(&session_key)).send().await;
 
     assert_eq!(reply.status, 400);
-    assert!(reply.json()["non_field_errors"][0]
-        .as_str()
-        .is_some_and(|message| message.contains("Expected a list")));
+    assert_eq!(
+        reply.json()["non_field_errors"],
+        json!(["Expected a list of items but got type \"dict\"."])
+    );
     assert_eq!(listed.json()["count"], 3);
+}
+
+#[tokio::test]
+async fn bulk_update_item_without_id() {
+    let (world, session_key) = world_with_three_secrets().await;
+    let listed = get(&world, "secrets/", Some(&session_key))
+        .send()
+        .await
+        .json();
+    let first = listed["results"][0]["id"].clone();
+
+    let reply = world
+        .req("PATCH", "secrets/")
+        .token(ADMIN_TOKEN)
+        .json(&json!([{"id": first, "description": "x"}, {"description": "y"}]))
+        .send()
+        .await;
+    let after = get(&world, "secrets/", Some(&session_key))
+        .send()
+        .await
+        .json();
+
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({
+            "detail": "1 of 2 objects could not be found.",
+            "errors": [{"index": 1, "errors": {"id": ["This field is required."]}}],
+        })
+    );
+    assert_eq!(after["results"][0]["description"], "");
+}
+
+#[tokio::test]
+async fn bulk_delete_unknown_id_keeps_all() {
+    let (world, session_key) = world_with_three_secrets().await;
+    let listed = get(&world, "secrets/", Some(&session_key))
+        .send()
+        .await
+        .json();
+    let first = listed["results"][0]["id"].clone();
+
+    let reply = world
+        .req("DELETE", "secrets/")
+        .token(ADMIN_TOKEN)
+        .json(&json!([{"id": first}, {"id": 9999}]))
+        .send()
+        .await;
+    let after = get(&world, "secrets/", Some(&session_key)).send().await;
+
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({
+            "detail": "1 of 2 objects could not be found.",
+            "errors": [{"id": 9999, "errors": {"detail": "No Secret matches the given query."}}],
+        })
+    );
+    assert_eq!(after.json()["count"], 3);
 }
 
 #[tokio::test]

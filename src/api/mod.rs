@@ -13,6 +13,7 @@ mod session;
 mod urls;
 
 mod activation;
+mod bulk;
 mod filters;
 mod key_pair;
 mod legacy;

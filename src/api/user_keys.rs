@@ -1,6 +1,7 @@
 //! User keys at `/user-keys/`: one RSA public key per NetBox user plus, while active, that
 //! user's RSA-OAEP copy of the master key, which no endpoint ever shows.
 
+mod bulk_writes;
 mod input;
 mod list;
 
@@ -44,11 +45,14 @@ enum WriteOutcome {
     Rejected(ApiError),
 }
 
+/// Serves the list URL: GET, POST, and bulk PUT, PATCH and DELETE.
 pub async fn handle_list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     match call.method {
         Method::GET | Method::HEAD => list_keys(call).await,
         Method::POST => create_key(call).await,
-        // TODO: bulk PUT, PATCH and DELETE on the collection are not implemented yet.
+        Method::PUT => bulk_writes::update_keys(call, Completeness::Full).await,
+        Method::PATCH => bulk_writes::update_keys(call, Completeness::Partial).await,
+        Method::DELETE => bulk_writes::delete_keys(call).await,
         ref other => Err(ApiError::method_not_allowed(other)),
     }
 }

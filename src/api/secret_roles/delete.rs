@@ -13,8 +13,8 @@ pub(super) async fn delete_one(
 
 pub(super) async fn bulk_delete(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Rejected).await?;
-    let items = bulk_items(&payload.data)?;
-    let ids = bulk_ids(items)?;
+    let items = bulk::items(&payload.data)?;
+    let ids = bulk::ids(items)?;
 
     delete_roles(call, scope, ids, true).await?;
     Ok(call.no_content())
@@ -49,22 +49,7 @@ pub(super) async fn delete_roles(
                 return Ok(Err(DeleteFailure::Missing(missing)));
             }
 
-            transaction.execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))?;
-            for id in &ids {
-                match secret_roles::delete(transaction, *id) {
-                    // An earlier delete in this request already removed it with its ancestor.
-                    Ok(()) | Err(StoreError::NotFound) => {}
-                    Err(StoreError::InUse(dependents)) => {
-                        transaction.execute_batch(&format!(
-                            "ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"
-                        ))?;
-                        return Ok(Err(DeleteFailure::InUse(dependents)));
-                    }
-                    Err(other) => return Err(other),
-                }
-            }
-            transaction.execute_batch(&format!("RELEASE {SAVEPOINT}"))?;
-            Ok(Ok(()))
+            bulk::in_savepoint(transaction, |connection| delete_all(connection, &ids))
         })
         .await?;
 
@@ -78,11 +63,27 @@ pub(super) async fn delete_roles(
         Err(DeleteFailure::Missing(missing)) => {
             let errors = missing
                 .iter()
-                .map(|id| json!({"id": id, "errors": failure_body(WriteFailure::NotFound)}))
+                .map(|id| (*id, ItemFailure::NotFound))
                 .collect();
-            Err(bulk_envelope(errors, total, "found"))
+            Err(bulk::failures_by_id(errors, total, "deleted", MODEL_NAME))
         }
     }
+}
+
+/// Deletes the roles one by one; the first one that a secret still uses stops the batch.
+fn delete_all(
+    connection: &rusqlite::Connection,
+    ids: &[i64],
+) -> Result<Result<(), DeleteFailure>, StoreError> {
+    for id in ids {
+        match secret_roles::delete(connection, *id) {
+            // An earlier delete in this request already removed it with its ancestor.
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(StoreError::InUse(dependents)) => return Ok(Err(DeleteFailure::InUse(dependents))),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Replaces the names of dependent secrets the caller cannot see, so a blocked delete does not

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use http::{Method, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
+use super::bulk::{self, ItemFailure};
 use super::call::Call;
 use super::error::ApiError;
 use super::filters::{order_by, FilterSet, SortKey, SortKeyFn};
@@ -13,8 +14,8 @@ use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model, Scope};
 use super::related::RelatedRef;
 use super::render::nested_tags;
-use super::request::{as_integer, FormBodies, Query};
-use super::role_input::{parse_batch, parse_role, python_type, RoleInput};
+use super::request::{FormBodies, Query};
+use super::role_input::{parse_batch, parse_role, RoleInput};
 use super::tags::{check_tag_filters, resolve_tags};
 use super::urls::Urls;
 use crate::body::BoxBody;

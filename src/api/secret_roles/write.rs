@@ -10,18 +10,8 @@ pub(super) struct Write {
     tags: Option<Vec<TagRow>>,
 }
 
-/// The reason one write of a batch failed.
-pub(super) enum WriteFailure {
-    Fields(Map<String, Value>),
-    NotFound,
-    Forbidden,
-}
-
 /// The result of a batch: every written role, or the failures by position with nothing kept.
-type BatchOutcome = Result<Vec<RoleEntry>, Vec<(usize, WriteFailure)>>;
-
-/// Savepoint that lets a failed batch roll back while the store's transaction commits.
-pub(super) const SAVEPOINT: &str = "role_batch";
+type BatchOutcome = Result<Vec<RoleEntry>, Vec<(usize, ItemFailure)>>;
 
 pub(super) async fn create(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Rejected).await?;
@@ -33,7 +23,7 @@ pub(super) async fn create(call: &Call, scope: &Scope) -> Result<Response<BoxBod
                     .into_iter()
                     .map(|(index, fields)| (index as i64, fields))
                     .collect();
-                bulk_input_error(errors, items.len(), "created", "index")
+                bulk::input_error(errors, items.len(), "created", "index")
             })?;
             (
                 inputs.into_iter().map(|input| (None, input)).collect(),
@@ -46,11 +36,12 @@ pub(super) async fn create(call: &Call, scope: &Scope) -> Result<Response<BoxBod
         }
     };
 
+    let total = writes.len();
     let outcome = match prepare(call, writes).await? {
         Ok(writes) => run_batch(call, scope, writes).await?,
         Err(failures) => Err(failures),
     };
-    reply_batch(call, StatusCode::CREATED, outcome, is_list, "created")
+    reply_batch(call, StatusCode::CREATED, outcome, is_list, total)
 }
 
 pub(super) async fn update_one(
@@ -66,7 +57,7 @@ pub(super) async fn update_one(
         Ok(writes) => run_batch(call, scope, writes).await?,
         Err(failures) => Err(failures),
     };
-    reply_batch(call, StatusCode::OK, outcome, false, "updated")
+    reply_batch(call, StatusCode::OK, outcome, false, 1)
 }
 
 pub(super) async fn bulk_update(
@@ -75,15 +66,15 @@ pub(super) async fn bulk_update(
     partial: bool,
 ) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Rejected).await?;
-    let items = bulk_items(&payload.data)?;
+    let items = bulk::items(&payload.data)?;
 
-    let ids = bulk_ids(items)?;
+    let ids = bulk::ids(items)?;
     let inputs = parse_batch(items, partial).map_err(|errors| {
         let errors = errors
             .into_iter()
             .map(|(index, fields)| (ids[index], fields))
             .collect();
-        bulk_input_error(errors, items.len(), "updated", "id")
+        bulk::input_error(errors, items.len(), "updated", "id")
     })?;
     let writes = ids.iter().map(|id| Some(*id)).zip(inputs).collect();
 
@@ -93,51 +84,19 @@ pub(super) async fn bulk_update(
     };
     match outcome {
         Ok(entries) => Ok(reply_entries(call, StatusCode::OK, &entries, true)),
-        Err(failures) => Err(bulk_failure(failures, items.len(), &ids, "updated")),
-    }
-}
-
-/// The objects of a bulk request body, which must be a JSON list.
-pub(super) fn bulk_items(data: &Value) -> Result<&Vec<Value>, ApiError> {
-    match data {
-        Value::Array(items) => Ok(items),
-        other => Err(ApiError::field(
-            "non_field_errors",
-            format!(
-                "Expected a list of items but got type \"{}\".",
-                python_type(other)
-            ),
-        )),
-    }
-}
-
-/// Reads the `id` of every object of a bulk request.
-pub(super) fn bulk_ids(items: &[Value]) -> Result<Vec<i64>, ApiError> {
-    let mut ids = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-
-    for (index, item) in items.iter().enumerate() {
-        match item.get("id").and_then(as_integer) {
-            Some(id) => ids.push(id),
-            None => {
-                let fields = json!({"id": ["This field is required."]});
-                errors.push(json!({"index": index, "errors": fields}));
-            }
+        Err(failures) => {
+            let failures = failures
+                .into_iter()
+                .map(|(position, failure)| (ids[position], failure))
+                .collect();
+            Err(bulk::failures_by_id(
+                failures,
+                items.len(),
+                "updated",
+                MODEL_NAME,
+            ))
         }
     }
-    if errors.is_empty() {
-        return Ok(ids);
-    }
-
-    let detail = format!(
-        "{} of {} objects could not be found.",
-        errors.len(),
-        items.len()
-    );
-    Err(ApiError::Json(
-        StatusCode::BAD_REQUEST,
-        json!({"detail": detail, "errors": errors}),
-    ))
 }
 
 /// Resolves the tags of every input against NetBox. A reference NetBox does not know fails
@@ -145,7 +104,7 @@ pub(super) fn bulk_ids(items: &[Value]) -> Result<Vec<i64>, ApiError> {
 pub(super) async fn prepare(
     call: &Call,
     inputs: Vec<(Option<i64>, RoleInput)>,
-) -> Result<Result<Vec<Write>, Vec<(usize, WriteFailure)>>, ApiError> {
+) -> Result<Result<Vec<Write>, Vec<(usize, ItemFailure)>>, ApiError> {
     let mut writes = Vec::with_capacity(inputs.len());
     let mut failures = Vec::new();
 
@@ -155,7 +114,7 @@ pub(super) async fn prepare(
             Some(value) => match resolve_tags(call, value).await {
                 Ok(tags) => Some(tags),
                 Err(ApiError::Fields(fields)) => {
-                    failures.push((position, WriteFailure::Fields(fields)));
+                    failures.push((position, ItemFailure::Fields(fields)));
                     continue;
                 }
                 Err(other) => return Err(other),
@@ -183,15 +142,9 @@ pub(super) async fn run_batch(
         .state
         .store
         .write(move |transaction| {
-            transaction.execute_batch(&format!("SAVEPOINT {SAVEPOINT}"))?;
-            let outcome = apply_writes(transaction, &scope, writes);
-
-            let end = match &outcome {
-                Ok(Ok(_)) => format!("RELEASE {SAVEPOINT}"),
-                _ => format!("ROLLBACK TO {SAVEPOINT}; RELEASE {SAVEPOINT}"),
-            };
-            transaction.execute_batch(&end)?;
-            outcome
+            bulk::in_savepoint(transaction, |connection| {
+                apply_writes(connection, &scope, writes)
+            })
         })
         .await?;
     Ok(outcome)
@@ -230,20 +183,20 @@ pub(super) fn apply_write(
     connection: &rusqlite::Connection,
     scope: &Scope,
     write: Write,
-) -> Result<Result<i64, WriteFailure>, StoreError> {
+) -> Result<Result<i64, ItemFailure>, StoreError> {
     let roles = secret_roles::list(connection)?;
     let Write { id, input, tags } = write;
     let current = match id {
         None => None,
         Some(id) => match roles.iter().find(|row| row.id == id) {
             Some(row) if in_scope(scope, row) => Some(row.clone()),
-            _ => return Ok(Err(WriteFailure::NotFound)),
+            _ => return Ok(Err(ItemFailure::NotFound)),
         },
     };
 
     let resolved = match resolve_input(&input, current.as_ref(), &roles, tags) {
         Ok(resolved) => resolved,
-        Err(fields) => return Ok(Err(WriteFailure::Fields(fields))),
+        Err(fields) => return Ok(Err(ItemFailure::Fields(fields))),
     };
     let slug = input
         .slug
@@ -251,7 +204,7 @@ pub(super) fn apply_write(
         .or_else(|| current.as_ref().map(|row| row.slug.clone()))
         .unwrap_or_default();
     if !scope.allows_role(&slug) {
-        return Ok(Err(WriteFailure::Forbidden));
+        return Ok(Err(ItemFailure::Forbidden));
     }
 
     let stored = match &current {
@@ -400,7 +353,7 @@ pub(super) fn changes(
 }
 
 /// Maps a store failure of one write to its field errors; other failures end the request.
-pub(super) fn store_failure(err: StoreError) -> Result<WriteFailure, StoreError> {
+pub(super) fn store_failure(err: StoreError) -> Result<ItemFailure, StoreError> {
     let fields = match err {
         StoreError::Conflict(columns) if columns.contains("slug") => {
             json!({"slug": ["Secret Role with this slug already exists."]})
@@ -412,23 +365,24 @@ pub(super) fn store_failure(err: StoreError) -> Result<WriteFailure, StoreError>
         StoreError::MissingReference => {
             json!({"parent": ["Related object not found using the provided attributes."]})
         }
-        StoreError::NotFound => return Ok(WriteFailure::NotFound),
+        StoreError::NotFound => return Ok(ItemFailure::NotFound),
         other => return Err(other),
     };
 
     match fields {
-        Value::Object(fields) => Ok(WriteFailure::Fields(fields)),
-        _ => Ok(WriteFailure::NotFound),
+        Value::Object(fields) => Ok(ItemFailure::Fields(fields)),
+        _ => Ok(ItemFailure::NotFound),
     }
 }
 
-/// Replies to a create or single update: one object, or a list for a list request.
+/// Replies to a create or single update: one object, or a list for a list request. `total`
+/// is the number of objects in the request.
 pub(super) fn reply_batch(
     call: &Call,
     status: StatusCode,
     outcome: BatchOutcome,
     is_list: bool,
-    verb: &str,
+    total: usize,
 ) -> Result<Response<BoxBody>, ApiError> {
     let failures = match outcome {
         Ok(entries) => return Ok(reply_entries(call, status, &entries, is_list)),
@@ -436,13 +390,19 @@ pub(super) fn reply_batch(
     };
 
     if is_list {
-        return Err(bulk_failure_by_index(failures, verb));
+        let errors = failures
+            .into_iter()
+            .map(|(index, failure)| {
+                json!({"index": index, "errors": bulk::failure_body(failure, MODEL_NAME)})
+            })
+            .collect();
+        return Err(bulk::envelope(errors, total, "created"));
     }
     let failure = failures.into_iter().next().map(|(_, failure)| failure);
     Err(match failure {
-        Some(WriteFailure::Fields(fields)) => ApiError::Fields(fields),
-        Some(WriteFailure::Forbidden) => ApiError::forbidden(),
-        Some(WriteFailure::NotFound) | None => ApiError::not_found(MODEL_NAME),
+        Some(ItemFailure::Fields(fields)) => ApiError::Fields(fields),
+        Some(ItemFailure::Forbidden) => ApiError::forbidden(),
+        Some(ItemFailure::NotFound) | None => ApiError::not_found(MODEL_NAME),
     })
 }
 
@@ -463,76 +423,5 @@ pub(super) fn reply_entries(
     } else {
         let body = bodies.pop().unwrap_or(Value::Null);
         call.json(status, &body)
-    }
-}
-
-/// NetBox 4.7's bulk envelope for failed creates, keyed by position in the request.
-pub(super) fn bulk_failure_by_index(failures: Vec<(usize, WriteFailure)>, verb: &str) -> ApiError {
-    let total = failures.len();
-    let errors: Vec<Value> = failures
-        .into_iter()
-        .map(|(index, failure)| json!({"index": index, "errors": failure_body(failure)}))
-        .collect();
-    bulk_envelope(errors, total, verb)
-}
-
-/// NetBox 4.7's bulk envelope for failed updates, keyed by object id. Missing objects are
-/// reported as a failed lookup.
-pub(super) fn bulk_failure(
-    failures: Vec<(usize, WriteFailure)>,
-    total: usize,
-    ids: &[i64],
-    verb: &str,
-) -> ApiError {
-    let verb = if failures
-        .iter()
-        .any(|(_, failure)| matches!(failure, WriteFailure::NotFound))
-    {
-        "found"
-    } else {
-        verb
-    };
-    let errors: Vec<Value> = failures
-        .into_iter()
-        .map(|(position, failure)| json!({"id": ids[position], "errors": failure_body(failure)}))
-        .collect();
-    let count = errors.len();
-
-    let detail = format!("{count} of {total} objects could not be {verb}.");
-    ApiError::Json(
-        StatusCode::BAD_REQUEST,
-        json!({"detail": detail, "errors": errors}),
-    )
-}
-
-pub(super) fn bulk_envelope(errors: Vec<Value>, total: usize, verb: &str) -> ApiError {
-    let detail = format!("{} of {total} objects could not be {verb}.", errors.len());
-    ApiError::Json(
-        StatusCode::BAD_REQUEST,
-        json!({"detail": detail, "errors": errors}),
-    )
-}
-
-/// Input errors found before touching the store, as a bulk envelope.
-pub(super) fn bulk_input_error(
-    errors: Vec<(i64, Map<String, Value>)>,
-    total: usize,
-    verb: &str,
-    key: &str,
-) -> ApiError {
-    let errors = errors
-        .into_iter()
-        .map(|(position, fields)| json!({key: position, "errors": fields}))
-        .collect();
-    bulk_envelope(errors, total, verb)
-}
-
-pub(super) fn failure_body(failure: WriteFailure) -> Value {
-    match failure {
-        WriteFailure::Fields(fields) => Value::Object(fields),
-        WriteFailure::NotFound => {
-            json!({"detail": format!("No {MODEL_NAME} matches the given query.")})
-        }
-        WriteFailure::Forbidden => json!({"detail": super::super::error::NO_PERMISSION}),
     }
 }

@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 
+use super::bulk::{self, ItemFailure};
 use super::call::Call;
 use super::error::ApiError;
 use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model};
-use super::request::{as_integer, FormBodies};
+use super::request::FormBodies;
 use super::session::{decrypt_for_read, has_session_key, unlock_master_key};
 use super::tags::check_tag_filters;
 use crate::body::BoxBody;
@@ -219,28 +220,6 @@ fn items_of(data: &Value) -> (&[Value], bool) {
     }
 }
 
-/// Returns the items of a bulk change or delete, which must be a JSON list as in DRF.
-fn bulk_items_of(data: &Value) -> Result<&[Value], ApiError> {
-    match data {
-        Value::Array(items) => Ok(items),
-        other => Err(ApiError::field(
-            "non_field_errors",
-            format!("Expected a list of items but got {}.", json_kind(other)),
-        )),
-    }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Object(_) => "an object",
-        Value::String(_) => "a string",
-        Value::Number(_) => "a number",
-        Value::Bool(_) => "a boolean",
-        Value::Null => "nothing",
-        Value::Array(_) => "a list",
-    }
-}
-
 async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Add).await?;
     let master_key = require_master_key(call).await?;
@@ -375,7 +354,8 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Change).await?;
     let master_key = unlock_master_key(call).await?;
     let payload = call.payload(FormBodies::Rejected).await?;
-    let items = bulk_items_of(&payload.data)?;
+    let items = bulk::items(&payload.data)?;
+    let ids = bulk::ids(items)?;
     let loaded = load_all(call).await?;
     let completeness = if call.method == Method::PUT {
         Completeness::Full
@@ -386,29 +366,21 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
     let mut changes = Vec::new();
     let mut rejections = Vec::new();
-    for item in items {
-        let id = item.get("id").and_then(as_integer);
-        let outcome = match id {
-            None => Err(Rejection::Fields(id_required())),
-            Some(id) => {
-                prepare_bulk_item(
-                    call,
-                    id,
-                    item,
-                    &loaded,
-                    &scope,
-                    master_key.as_ref(),
-                    &taken,
-                    completeness,
-                )
-                .await
-            }
-        };
+    for (item, id) in items.iter().zip(&ids) {
+        let outcome = prepare_bulk_item(
+            call,
+            *id,
+            item,
+            &loaded,
+            &scope,
+            master_key.as_ref(),
+            &taken,
+            completeness,
+        )
+        .await;
         match outcome {
             Ok(change) => changes.push(change),
-            Err(Rejection::Fields(fields)) => {
-                rejections.push((id.map(Value::from).unwrap_or(Value::Null), fields))
-            }
+            Err(Rejection::Fields(fields)) => rejections.push((Value::from(*id), fields)),
             Err(Rejection::Request(err)) => return Err(err),
         }
     }
@@ -440,12 +412,6 @@ async fn prepare_bulk_item(
     };
     let input = parse_input(item, completeness).map_err(Rejection::Fields)?;
     prepare_change(call, current, input, loaded, scope, master_key, taken).await
-}
-
-fn id_required() -> serde_json::Map<String, Value> {
-    let mut fields = serde_json::Map::new();
-    fields.insert("id".into(), serde_json::json!(["This field is required."]));
-    fields
 }
 
 fn detail_error(detail: String) -> serde_json::Map<String, Value> {
@@ -506,32 +472,29 @@ async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let scope = call.authorize(Model::Secret, Action::Delete).await?;
     check_sent_session_key(call).await?;
     let payload = call.payload(FormBodies::Rejected).await?;
-    let items = bulk_items_of(&payload.data)?;
-    let ids: Vec<Option<i64>> = items
-        .iter()
-        .map(|item| item.get("id").and_then(as_integer))
-        .collect();
-    let loaded = load_some(call, ids.iter().flatten().copied().collect()).await?;
+    let items = bulk::items(&payload.data)?;
+    let ids = bulk::ids(items)?;
+    let loaded = load_some(call, ids.clone()).await?;
 
-    let mut rejections = Vec::new();
+    let mut missing = Vec::new();
     for id in &ids {
-        let found = match id {
-            Some(id) => visible_secret(call, &loaded, &scope, *id).await.is_ok(),
-            None => false,
-        };
-        if !found {
-            let position = id.map(Value::from).unwrap_or(Value::Null);
-            rejections.push((
-                position,
-                detail_error("No Secret matches the given query.".into()),
-            ));
+        match visible_secret(call, &loaded, &scope, *id).await {
+            Ok(_) => {}
+            Err(ApiError::Detail(StatusCode::NOT_FOUND, _)) => {
+                missing.push((*id, ItemFailure::NotFound))
+            }
+            Err(other) => return Err(other),
         }
     }
-    if !rejections.is_empty() {
-        return Err(rejection_response(rejections, items.len(), true, "found"));
+    if !missing.is_empty() {
+        return Err(bulk::failures_by_id(
+            missing,
+            ids.len(),
+            "deleted",
+            "Secret",
+        ));
     }
 
-    let ids: Vec<i64> = ids.into_iter().flatten().collect();
     call.state
         .store
         .write(move |transaction| {

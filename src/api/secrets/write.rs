@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::super::bulk;
 use super::super::call::Call;
 use super::super::error::ApiError;
 use super::super::policy::Scope;
@@ -244,36 +245,20 @@ fn encrypt(master_key: &MasterKey, plaintext: &[u8]) -> Result<EncryptedValue, R
 pub fn rejection_response(
     rejections: Vec<(Value, FieldErrors)>,
     total: usize,
-    bulk: bool,
+    is_list: bool,
     verb: &str,
 ) -> ApiError {
-    if !bulk {
+    if !is_list {
         if let Some((_, fields)) = rejections.into_iter().next() {
             return ApiError::Fields(fields);
         }
         return ApiError::Internal("rejection without errors".into());
     }
 
-    let count = rejections.len();
-    let errors: Vec<Value> = rejections
+    let key = if verb == "created" { "index" } else { "id" };
+    let errors = rejections
         .into_iter()
-        .map(|(position, fields)| {
-            let mut entry = serde_json::Map::new();
-            if verb == "created" {
-                entry.insert("index".into(), position);
-            } else {
-                entry.insert("id".into(), position);
-            }
-            entry.insert("errors".into(), Value::Object(fields));
-            Value::Object(entry)
-        })
+        .map(|(position, fields)| json!({key: position, "errors": fields}))
         .collect();
-
-    ApiError::Json(
-        http::StatusCode::BAD_REQUEST,
-        json!({
-            "detail": format!("{count} of {total} objects could not be {verb}."),
-            "errors": errors,
-        }),
-    )
+    bulk::envelope(errors, total, verb)
 }
