@@ -76,6 +76,7 @@ async fn tag_filters_select_secrets() {
     assert_eq!(list_names(&world, "tag=beta").await, ["second"]);
     assert_eq!(list_names(&world, "tag__n=alpha").await, ["second"]);
     assert_eq!(list_names(&world, "tag_id=2").await, ["second"]);
+    assert_eq!(list_names(&world, "tag_id__n=2").await, ["first"]);
     // Repeated `tag` values must all be present, as in NetBox.
     assert!(list_names(&world, "tag=alpha&tag=beta").await.is_empty());
 }
@@ -88,6 +89,10 @@ async fn unknown_tag_filter_is_400() {
         ("tag=alpha&tag=nosuch", "tag", "nosuch"),
         ("tag__n=gone", "tag__n", "gone"),
         ("tag_id=99", "tag_id", "99"),
+        ("tag_id__n=99", "tag_id__n", "99"),
+        // NetBox 4.7.3 checks an empty slug too, so `?tag=` never lists everything.
+        ("tag=", "tag", ""),
+        ("tag=alpha&tag=", "tag", ""),
     ];
 
     for (query, parameter, value) in cases {
@@ -99,6 +104,35 @@ async fn unknown_tag_filter_is_400() {
 
         assert_eq!(reply.status, 400, "{query}: {}", reply.text());
         assert_eq!(reply.json()[parameter], invalid_choice(value), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn malformed_tag_filter_is_400() {
+    let (world, _) = world_with_tagged_secrets().await;
+    let cases = [
+        (
+            "tag_id=",
+            "tag_id",
+            "\u{201c}\u{201d} is not a valid value.",
+        ),
+        (
+            "tag_id=abc",
+            "tag_id",
+            "\u{201c}abc\u{201d} is not a valid value.",
+        ),
+        ("tag__n=%00", "tag__n", "Null characters are not allowed."),
+    ];
+
+    for (query, parameter, message) in cases {
+        let reply = world
+            .req("GET", &format!("secrets/?{query}"))
+            .token(ADMIN_TOKEN)
+            .send()
+            .await;
+
+        assert_eq!(reply.status, 400, "{query}: {}", reply.text());
+        assert_eq!(reply.json()[parameter], json!([message]), "{query}");
     }
 }
 

@@ -7,6 +7,8 @@ use super::call::Call;
 use super::error::ApiError;
 use super::related::python_repr;
 use super::request::as_integer;
+#[cfg(test)]
+use super::request::Query;
 use crate::store::tags::TagRow;
 
 /// Resolves a `tags` list of ids, numeric strings or `{"id"|"slug"|"name": …}` objects.
@@ -83,46 +85,128 @@ fn tag_filter(reference: &Value) -> Result<(String, String), ApiError> {
     ))
 }
 
-/// Rejects `tag` and `tag__n` slugs and `tag_id` ids that name no NetBox tag, with the 400
-/// that NetBox's choice filters return. When NetBox does not let the caller list tags, the
-/// values are not checked and filter by the tags stored with each object as usual.
-pub async fn check_tag_filters(call: &Call) -> Result<(), ApiError> {
-    for parameter in ["tag", "tag__n"] {
-        let slugs = call.query.non_empty(parameter);
-        if slugs.is_empty() {
-            continue;
+/// NetBox's tag filters on a list: every tag named by `tag` and `tag_id` must be present, and
+/// none named by `tag__n` and `tag_id__n`.
+#[derive(Debug, Default)]
+pub struct TagFilter {
+    required: Vec<TagRef>,
+    excluded: Vec<TagRef>,
+}
+
+/// One tag a filter names: by id, or by slug when NetBox could not be asked for the id.
+#[derive(Debug, PartialEq, Eq)]
+enum TagRef {
+    Id(i64),
+    Slug(String),
+}
+
+impl TagFilter {
+    /// Reads the tag filters and checks each value against NetBox's tags with the caller's
+    /// credentials, giving NetBox's 400 for a value that names no tag. Slugs become tag ids, so
+    /// a tag renamed in NetBox is found by its new slug. When NetBox rejects the tag lookup, for
+    /// example because the caller may not view tags, values are not checked and slugs are
+    /// compared with the tags stored with each object.
+    pub async fn read(call: &Call) -> Result<TagFilter, ApiError> {
+        let mut filter = TagFilter::default();
+
+        for (parameter, required) in [("tag", true), ("tag__n", false)] {
+            let slugs = call.query.all(parameter);
+            if slugs.is_empty() {
+                continue;
+            }
+            if slugs.iter().any(|slug| slug.contains('\0')) {
+                return Err(ApiError::field(
+                    parameter,
+                    "Null characters are not allowed.",
+                ));
+            }
+
+            let lookup = slugs.iter().filter(|slug| !slug.is_empty());
+            let found = fetch_tags(call, &lookup_filter("slug", lookup.map(|s| encode(s)))).await?;
+            for slug in slugs {
+                let tag = match &found {
+                    None => TagRef::Slug(slug.to_string()),
+                    Some(tags) => match tags.iter().find(|tag| tag.slug == slug) {
+                        Some(tag) => TagRef::Id(tag.id),
+                        None => return Err(invalid_choice(parameter, slug)),
+                    },
+                };
+                filter.push(tag, required);
+            }
         }
 
-        let filter = lookup_filter("slug", slugs.iter().map(|slug| encode(slug)));
-        let Some(found) = fetch_tags(call, &filter).await? else {
-            return Ok(());
+        for (parameter, required) in [("tag_id", true), ("tag_id__n", false)] {
+            let values = call.query.all(parameter);
+            if values.is_empty() {
+                continue;
+            }
+
+            let mut ids = Vec::with_capacity(values.len());
+            for value in values {
+                let id: i64 = value.trim().parse().map_err(|_| {
+                    ApiError::field(
+                        parameter,
+                        format!("\u{201c}{value}\u{201d} is not a valid value."),
+                    )
+                })?;
+                ids.push(id);
+            }
+            let found =
+                fetch_tags(call, &lookup_filter("id", ids.iter().map(i64::to_string))).await?;
+            if let Some(tags) = &found {
+                if let Some(unknown) = ids.iter().find(|id| !tags.iter().any(|tag| tag.id == **id))
+                {
+                    return Err(invalid_choice(parameter, &unknown.to_string()));
+                }
+            }
+            for id in ids {
+                filter.push(TagRef::Id(id), required);
+            }
+        }
+
+        Ok(filter)
+    }
+
+    /// Builds the filter from the query without asking NetBox: slugs stay slugs, and `tag_id`
+    /// values that are not integers are ignored. Unit tests use it in place of [`TagFilter::read`].
+    #[cfg(test)]
+    pub fn from_query(query: &Query) -> TagFilter {
+        let mut filter = TagFilter::default();
+        for (parameter, required) in [("tag", true), ("tag__n", false)] {
+            for slug in query.all(parameter) {
+                filter.push(TagRef::Slug(slug.to_string()), required);
+            }
+        }
+        for (parameter, required) in [("tag_id", true), ("tag_id__n", false)] {
+            for value in query.all(parameter) {
+                if let Ok(id) = value.trim().parse() {
+                    filter.push(TagRef::Id(id), required);
+                }
+            }
+        }
+        filter
+    }
+
+    /// Returns whether an object with these stored tags passes the filter.
+    pub fn matches(&self, tags: &[TagRow]) -> bool {
+        let has = |wanted: &TagRef| {
+            tags.iter().any(|tag| match wanted {
+                TagRef::Id(id) => tag.id == *id,
+                TagRef::Slug(slug) => tag.slug == *slug,
+            })
         };
-        if let Some(unknown) = slugs
-            .iter()
-            .find(|slug| !found.iter().any(|tag| &tag.slug == *slug))
-        {
-            return Err(invalid_choice(parameter, unknown));
-        }
+        self.required.iter().all(has) && !self.excluded.iter().any(has)
     }
 
-    let ids = call.query.integers("tag_id")?;
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let filter = lookup_filter("id", ids.iter().map(i64::to_string));
-    let Some(found) = fetch_tags(call, &filter).await? else {
-        return Ok(());
-    };
-    match ids
-        .iter()
-        .find(|id| !found.iter().any(|tag| tag.id == **id))
-    {
-        Some(unknown) => Err(invalid_choice("tag_id", &unknown.to_string())),
-        None => Ok(()),
+    fn push(&mut self, tag: TagRef, required: bool) {
+        match required {
+            true => self.required.push(tag),
+            false => self.excluded.push(tag),
+        }
     }
 }
 
-fn lookup_filter(name: &str, values: impl Iterator<Item = String>) -> String {
+fn lookup_filter<'a>(name: &str, values: impl Iterator<Item = String> + 'a) -> String {
     values
         .map(|value| format!("{name}={value}"))
         .collect::<Vec<_>>()

@@ -18,7 +18,7 @@ use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model};
 use super::render::{nested_tags, nested_user};
 use super::request::FormBodies;
-use super::tags::check_tag_filters;
+use super::tags::TagFilter;
 use super::urls::Urls;
 use crate::body::BoxBody;
 use crate::crypto::{MasterKey, UserPublicKey};
@@ -99,8 +99,7 @@ async fn list_keys(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     call.authorize(Model::UserKey, Action::View).await?;
     let filters = filter_set();
     let filter = filters.compile(&call.query)?;
-    let custom = CustomFilters::read(&call.query)?;
-    check_tag_filters(call).await?;
+    let custom = CustomFilters::read(&call.query, TagFilter::read(call).await?);
     let page = call.page()?;
 
     let (keys, tags) = call

@@ -228,6 +228,32 @@ def test_tag_filters_use_netbox_tags(created_secret, proxy_url, admin_token, adm
     }
 
 
+def test_renamed_tag_is_found_by_new_slug(
+        created_secret, proxy_url, netbox_url, admin_token, admin_session_key, netbox_tag):
+    tagged = api(
+        proxy_url, f'/secrets/{created_secret["id"]}/', admin_token, 'PATCH',
+        headers={'X-Session-Key': admin_session_key}, json={'tags': [netbox_tag['id']]},
+    )
+    assert tagged.status_code == 200, tagged.text
+
+    tag_path = f'/api/extras/tags/{netbox_tag["id"]}/'
+    renamed_slug = f'{netbox_tag["slug"]}-renamed'
+    renamed = fetch(netbox_url, tag_path, 'PATCH', headers=token_header(admin_token), json={'slug': renamed_slug})
+    assert renamed.status_code == 200, renamed.text
+    try:
+        by_new_slug = api(proxy_url, f'/secrets/?tag={renamed_slug}', admin_token)
+        by_old_slug = api(proxy_url, f'/secrets/?tag={netbox_tag["slug"]}', admin_token)
+    finally:
+        restored = fetch(
+            netbox_url, tag_path, 'PATCH', headers=token_header(admin_token), json={'slug': netbox_tag['slug']},
+        )
+        assert restored.status_code == 200, restored.text
+
+    assert by_new_slug.status_code == 200, by_new_slug.text
+    assert [item['name'] for item in by_new_slug.json()['results']] == ['backup']
+    assert by_old_slug.status_code == 400, by_old_slug.text
+
+
 def test_bad_session_key_is_rejected(created_secret, proxy_url, admin_token):
     response = api(
         proxy_url, f'/secrets/{created_secret["id"]}/', admin_token,

@@ -71,25 +71,28 @@ pub(super) fn timestamp_key(value: Option<&str>) -> SortKey {
 /// The filters on the tree and on tags, and `q`.
 pub(super) struct RelationFilters {
     tests: Vec<RelationTest>,
+    tags: TagFilter,
     search: Option<String>,
 }
 
 pub(super) enum RelationTest {
     /// The role's parent is one of these roles.
     Parent { ids: HashSet<i64>, negate: bool },
-    /// The role carries every one of these tags (NetBox's tag filters are conjoined).
-    Tags { ids: Vec<i64>, negate: bool },
 }
 
 impl RelationFilters {
+    /// Compiles the tree filters and `q`, and takes the tag filters, which
+    /// [`TagFilter::read`] checked against NetBox.
     pub(super) fn compile(
         query: &Query,
         entries: &[RoleEntry],
+        tags: TagFilter,
     ) -> Result<RelationFilters, ApiError> {
         let mut tests = Vec::new();
         let mut errors = Map::new();
 
-        for name in RELATION_FILTERS.iter().chain(RELATION_NEGATED) {
+        let tree_filters = RELATION_FILTERS.iter().chain(RELATION_NEGATED);
+        for name in tree_filters.filter(|name| !name.starts_with("tag")) {
             let values: Vec<&str> = query
                 .all(name)
                 .into_iter()
@@ -114,7 +117,11 @@ impl RelationFilters {
             .get("q")
             .map(|text| text.trim().to_lowercase())
             .filter(|text| !text.is_empty());
-        Ok(RelationFilters { tests, search })
+        Ok(RelationFilters {
+            tests,
+            tags,
+            search,
+        })
     }
 
     pub(super) fn matches(&self, entry: &RoleEntry) -> bool {
@@ -124,7 +131,9 @@ impl RelationFilters {
                 .iter()
                 .any(|field| field.to_lowercase().contains(text.as_str()))
         });
-        searched && self.tests.iter().all(|test| test.matches(entry))
+        searched
+            && self.tags.matches(&entry.tags)
+            && self.tests.iter().all(|test| test.matches(entry))
     }
 }
 
@@ -138,14 +147,6 @@ impl RelationTest {
                     .as_ref()
                     .is_some_and(|parent| ids.contains(&parent.id));
                 hit != *negate
-            }
-            RelationTest::Tags { ids, negate } => {
-                let has = |id: &i64| entry.tags.iter().any(|tag| tag.id == *id);
-                if *negate {
-                    !ids.iter().any(has)
-                } else {
-                    ids.iter().all(has)
-                }
             }
         }
     }
@@ -170,17 +171,13 @@ pub(super) fn relation_test(
                 negate,
             }
         }
-        "ancestor_id" | "ancestor" => {
+        _ => {
             let ids = role_ids(base == "ancestor_id", values, entries)?;
             RelationTest::Parent {
                 ids: subtree_ids(&ids, entries),
                 negate,
             }
         }
-        _ => RelationTest::Tags {
-            ids: tag_ids(base == "tag_id", values, entries)?,
-            negate,
-        },
     };
     Ok(test)
 }
@@ -206,34 +203,6 @@ pub(super) fn role_ids(
             found.map(|entry| entry.row.id).ok_or_else(|| {
                 format!("Select a valid choice. {value} is not one of the available choices.")
             })
-        })
-        .collect()
-}
-
-/// Tag ids named by a `tag` (slug) or `tag_id` filter. Tags are known only from the store's
-/// snapshot, so an unknown tag matches nothing instead of failing.
-pub(super) fn tag_ids(
-    by_id: bool,
-    values: &[&str],
-    entries: &[RoleEntry],
-) -> Result<Vec<i64>, String> {
-    let known: HashMap<&str, i64> = entries
-        .iter()
-        .flat_map(|entry| &entry.tags)
-        .map(|tag| (tag.slug.as_str(), tag.id))
-        .collect();
-
-    values
-        .iter()
-        .map(|value| {
-            if by_id {
-                value
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("\u{201c}{value}\u{201d} is not a valid value."))
-            } else {
-                Ok(known.get(value).copied().unwrap_or(-1))
-            }
         })
         .collect()
 }

@@ -16,7 +16,7 @@ use super::related::RelatedRef;
 use super::render::nested_tags;
 use super::request::{FormBodies, Query};
 use super::role_input::{parse_batch, parse_role, RoleInput};
-use super::tags::{check_tag_filters, resolve_tags};
+use super::tags::{resolve_tags, TagFilter};
 use super::urls::Urls;
 use crate::body::BoxBody;
 use crate::store::secret_roles::{self, NewSecretRole, SecretRoleChanges, SecretRoleRow};
@@ -178,8 +178,7 @@ async fn list(call: &Call, scope: &Scope) -> Result<Response<BoxBody>, ApiError>
 
     let mut entries = load_entries(call).await?;
     entries.retain(|entry| in_scope(scope, &entry.row));
-    let relations = RelationFilters::compile(&call.query, &entries)?;
-    check_tag_filters(call).await?;
+    let relations = RelationFilters::compile(&call.query, &entries, TagFilter::read(call).await?)?;
     entries.retain(|entry| filter.matches(entry) && relations.matches(entry));
     order_by(&mut entries, call.query.get("ordering"), SORT_KEYS);
 
@@ -310,7 +309,7 @@ mod tests {
         let entries = entries();
         let set = field_filters();
         let filter = set.compile(&query)?;
-        let relations = RelationFilters::compile(&query, &entries)?;
+        let relations = RelationFilters::compile(&query, &entries, TagFilter::from_query(&query))?;
         Ok(entries
             .iter()
             .filter(|entry| filter.matches(entry) && relations.matches(entry))
@@ -352,7 +351,6 @@ mod tests {
             ("parent_id=99", "parent_id"),
             ("ancestor=nope", "ancestor"),
             ("parent_id=abc", "parent_id"),
-            ("tag_id=abc", "tag_id"),
             ("owner_id=1", "owner_id"),
         ] {
             match matching(raw) {

@@ -18,7 +18,6 @@ use super::pagination::{envelope, paginate};
 use super::policy::{Action, Model};
 use super::request::FormBodies;
 use super::session::{decrypt_for_read, has_session_key, unlock_master_key};
-use super::tags::check_tag_filters;
 use crate::body::BoxBody;
 use crate::crypto::MasterKey;
 use crate::store::secrets::{self as secret_store, SecretRow};
@@ -97,7 +96,6 @@ async fn list(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let filters = filter_set();
     let filter = filters.compile(&call.query)?;
     let custom = CustomFilters::read(call, &loaded).await?;
-    check_tag_filters(call).await?;
     let type_ids = object_type_ids(call, &custom).await?;
 
     let candidates: Vec<&SecretRow> = loaded

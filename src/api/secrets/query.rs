@@ -7,6 +7,7 @@ use super::super::call::Call;
 use super::super::error::ApiError;
 use super::super::filters::{order_by, FilterSet, SortKey, SortKeyFn};
 use super::super::request::Query;
+use super::super::tags::TagFilter;
 use super::view::{object_key, Loaded, VisibleObjects};
 use crate::store::secrets::SecretRow;
 
@@ -32,6 +33,7 @@ pub fn filter_set() -> FilterSet<SecretRow> {
         .custom("tag")
         .custom("tag__n")
         .custom("tag_id")
+        .custom("tag_id__n")
         .custom("assigned_object_type")
         .custom("assigned_object_type_id")
         .custom("device")
@@ -51,9 +53,7 @@ pub fn filter_set() -> FilterSet<SecretRow> {
 pub struct CustomFilters {
     q: Option<String>,
     role_ids: Option<HashSet<i64>>,
-    tag_slugs: Vec<String>,
-    excluded_tag_slugs: Vec<String>,
-    tag_ids: Vec<i64>,
+    tags: TagFilter,
     object_type: Option<Option<String>>,
     object_type_ids: Vec<i64>,
     devices: Vec<String>,
@@ -83,9 +83,7 @@ impl CustomFilters {
                 .filter(|q| !q.trim().is_empty())
                 .map(|q| q.trim().to_lowercase()),
             role_ids: role_ids(query, loaded)?,
-            tag_slugs: query.non_empty("tag"),
-            excluded_tag_slugs: query.non_empty("tag__n"),
-            tag_ids: query.integers("tag_id")?,
+            tags: TagFilter::read(call).await?,
             object_type,
             object_type_ids,
             devices: query.non_empty("device"),
@@ -177,16 +175,7 @@ impl CustomFilters {
     }
 
     fn matches_tags(&self, secret: &SecretRow, loaded: &Loaded) -> bool {
-        let tags = loaded.tags_of(secret);
-        let has_slug = |slug: &String| tags.iter().any(|tag| &tag.slug == slug);
-
-        // NetBox ANDs repeated `tag` values: every listed tag must be present.
-        self.tag_slugs.iter().all(has_slug)
-            && !self.excluded_tag_slugs.iter().any(has_slug)
-            && self
-                .tag_ids
-                .iter()
-                .all(|id| tags.iter().any(|tag| tag.id == *id))
+        self.tags.matches(loaded.tags_of(secret))
     }
 
     fn matches_object_ids(&self, secret: &SecretRow) -> bool {

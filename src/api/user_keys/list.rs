@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::super::error::ApiError;
 use super::super::filters::{order_by, FilterSet, SortKey};
 use super::super::request::Query;
+use super::super::tags::TagFilter;
 use crate::store::tags::TagRow;
 use crate::store::user_keys::UserKeyRow;
 
@@ -21,31 +21,26 @@ pub fn filter_set() -> FilterSet<UserKeyRow> {
         .custom("tag")
         .custom("tag__n")
         .custom("tag_id")
+        .custom("tag_id__n")
 }
 
 /// The filters the set leaves to the handler.
 pub struct CustomFilters {
     /// Lowercased `q`; a blank `q` filters nothing.
     q: Option<String>,
-    tag_slugs: Vec<String>,
-    excluded_tag_slugs: Vec<String>,
-    tag_ids: Vec<i64>,
+    tags: TagFilter,
 }
 
 impl CustomFilters {
-    pub fn read(query: &Query) -> Result<CustomFilters, ApiError> {
+    /// Reads `q` and takes the tag filters, which [`TagFilter::read`] checked against NetBox.
+    pub fn read(query: &Query, tags: TagFilter) -> CustomFilters {
         let q = query
             .get("q")
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(str::to_lowercase);
 
-        Ok(CustomFilters {
-            q,
-            tag_slugs: query.non_empty("tag"),
-            excluded_tag_slugs: query.non_empty("tag__n"),
-            tag_ids: query.integers("tag_id")?,
-        })
+        CustomFilters { q, tags }
     }
 
     pub fn matches(&self, key: &UserKeyRow, tags: &HashMap<i64, Vec<TagRow>>) -> bool {
@@ -56,14 +51,7 @@ impl CustomFilters {
         }
 
         let tags = tags.get(&key.id).map(Vec::as_slice).unwrap_or(&[]);
-        let has_slug = |slug: &String| tags.iter().any(|tag| &tag.slug == slug);
-        // NetBox ANDs repeated `tag` values: every listed tag must be present.
-        self.tag_slugs.iter().all(has_slug)
-            && !self.excluded_tag_slugs.iter().any(has_slug)
-            && self
-                .tag_ids
-                .iter()
-                .all(|id| tags.iter().any(|tag| tag.id == *id))
+        self.tags.matches(tags)
     }
 }
 
@@ -111,7 +99,7 @@ mod tests {
         let query = Query::parse(Some(raw));
         let set = filter_set();
         let filter = set.compile(&query).unwrap();
-        let custom = CustomFilters::read(&query).unwrap();
+        let custom = CustomFilters::read(&query, TagFilter::from_query(&query));
         let mut tags = HashMap::new();
         tags.insert(
             2,
