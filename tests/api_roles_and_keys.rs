@@ -338,3 +338,22 @@ async fn root_lists_endpoints_sorted() {
     sorted.sort();
     assert_eq!(keys, sorted);
 }
+
+#[tokio::test]
+async fn unknown_key_owner_uses_python_repr() {
+    let world = ApiWorld::start().await;
+    let (_, public) = vector_keys();
+
+    let reply = world
+        .req("POST", "user-keys/")
+        .token(ADMIN_TOKEN)
+        .json(&json!({"public_key": public, "user": {"username": "nobody"}}))
+        .send()
+        .await;
+
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(
+        reply.json()["user"],
+        json!(["Related object not found using the provided attributes: {'username': 'nobody'}"])
+    );
+}

@@ -738,3 +738,27 @@ async fn blocked_role_delete_hides_invisible_names() {
         .unwrap_or("")
         .contains("on-three"));
 }
+
+#[tokio::test]
+async fn unknown_role_attributes_use_python_repr() {
+    let (world, session_key, _) = world_with_role().await;
+    let mut body = secret_body(1, 0, "admin", "pw");
+    body["role"] = json!({"slug": "nope", "name": "Nope"});
+
+    let reply = world
+        .req("POST", "secrets/")
+        .token(ADMIN_TOKEN)
+        .session_key(&session_key)
+        .json(&body)
+        .send()
+        .await;
+
+    // NetBox quotes the attributes as Python prints a dict.
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(
+        reply.json()["role"],
+        json!([
+            "Related object not found using the provided attributes: {'slug': 'nope', 'name': 'Nope'}"
+        ])
+    );
+}

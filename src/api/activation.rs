@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::call::Call;
 use super::error::{ApiError, NO_PERMISSION};
 use super::policy::{Action, Model};
-use super::request::{as_integer, FormBodies};
+use super::request::{as_integer, FormBodies, Payload};
 use super::session_keys::{text_field, unlock_own_master_key, UnlockError, Unlocked};
 use crate::body::BoxBody;
 use crate::crypto::{MasterKey, UserPublicKey};
@@ -53,7 +53,7 @@ pub async fn handle(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         .map_err(|err| with_detail(err, NO_ACTIVATE_PERMISSION))?;
 
     let payload = call.payload(FormBodies::Rejected).await?;
-    let request = parse_request(&payload.data, &["user_key_ids"])?;
+    let request = parse_request(&payload, &["user_key_ids"])?;
 
     let activated = activate(call, &request).await.map_err(|err| match err {
         ActivationError::Unlock(err) => err.into_json(),
@@ -87,7 +87,8 @@ pub fn with_detail(err: ApiError, detail: &str) -> ApiError {
 
 /// Validates the body as DRF would: `private_key` (trimmed, not blank) and a list of 1 to 100
 /// integers of at least 1 under the first of `id_fields` that is present.
-pub fn parse_request(data: &Value, id_fields: &[&str]) -> Result<ActivationRequest, ApiError> {
+pub fn parse_request(payload: &Payload, id_fields: &[&str]) -> Result<ActivationRequest, ApiError> {
+    let data = &payload.data;
     let mut errors = Map::new();
 
     let private_key = match text_field(data, "private_key") {
@@ -113,7 +114,7 @@ pub fn parse_request(data: &Value, id_fields: &[&str]) -> Result<ActivationReque
         .copied()
         .find(|name| data.get(*name).is_some())
         .unwrap_or(id_fields[0]);
-    let ids = match parse_ids(data.get(field)) {
+    let ids = match parse_ids(data.get(field), payload.form_encoded) {
         Ok(ids) => Some(ids),
         Err(error) => {
             errors.insert(field.to_string(), error);
@@ -137,14 +138,14 @@ fn missing_text(data: &Value, name: &str) -> &'static str {
     }
 }
 
-/// Parses the id list; a single form value counts as a list of one.
-fn parse_ids(value: Option<&Value>) -> Result<Vec<i64>, Value> {
+/// Parses the id list; in a multipart or form body a single value counts as a list of one.
+fn parse_ids(value: Option<&Value>, form_encoded: bool) -> Result<Vec<i64>, Value> {
     let items: Vec<&Value> = match value {
         None => return Err(json!(["This field is required."])),
         Some(Value::Null) => return Err(json!(["This field may not be null."])),
         Some(Value::Array(items)) => items.iter().collect(),
-        Some(Value::String(text)) if text.is_empty() => Vec::new(),
-        Some(single @ Value::String(_)) => vec![single],
+        Some(Value::String(text)) if form_encoded && text.is_empty() => Vec::new(),
+        Some(single @ Value::String(_)) if form_encoded => vec![single],
         Some(other) => {
             let kind = python_type_name(other);
             return Err(json!([format!(
@@ -281,11 +282,37 @@ pub fn success_message(count: usize) -> String {
 mod tests {
     use super::*;
 
-    fn parse(data: Value) -> Result<ActivationRequest, Value> {
-        parse_request(&data, &["user_key_ids"]).map_err(|err| match err {
+    fn json_body(data: Value) -> Payload {
+        Payload {
+            data,
+            form_encoded: false,
+        }
+    }
+
+    fn parse_body(data: Value, form_encoded: bool) -> Result<ActivationRequest, Value> {
+        let payload = Payload { data, form_encoded };
+        parse_request(&payload, &["user_key_ids"]).map_err(|err| match err {
             ApiError::Fields(fields) => Value::Object(fields),
             other => panic!("unexpected error {other:?}"),
         })
+    }
+
+    fn parse(data: Value) -> Result<ActivationRequest, Value> {
+        parse_body(data, false)
+    }
+
+    #[test]
+    fn single_id_counts_as_list_only_in_forms() {
+        let single = json!({"private_key": "pem", "user_key_ids": "2"});
+
+        let from_form = parse_body(single.clone(), true);
+        let from_json = parse_body(single, false);
+
+        assert_eq!(from_form.unwrap().ids, vec![2]);
+        assert_eq!(
+            from_json.err(),
+            Some(json!({"user_key_ids": ["Expected a list of items but got type \"str\"."]}))
+        );
     }
 
     #[test]
@@ -301,7 +328,8 @@ mod tests {
         let request = parse(json!({"private_key": "pem", "user_key_ids": ["5", "7"]})).unwrap();
         assert_eq!(request.ids, vec![5, 7]);
 
-        let single = parse(json!({"private_key": "pem", "user_key_ids": "9"})).unwrap();
+        let form = json!({"private_key": "pem", "user_key_ids": "9"});
+        let single = parse_body(form, true).unwrap();
         assert_eq!(single.ids, vec![9]);
     }
 
@@ -359,7 +387,7 @@ mod tests {
     #[test]
     fn legacy_field_name_is_accepted() {
         let request = parse_request(
-            &json!({"private_key": "pem", "user_keys": [4]}),
+            &json_body(json!({"private_key": "pem", "user_keys": [4]})),
             &["user_keys", "user_key_ids"],
         );
         assert_eq!(request.ok().map(|request| request.ids), Some(vec![4]));

@@ -72,7 +72,7 @@ pub async fn handle_activate_user_key(call: &Call) -> Result<Response<BoxBody>, 
         .map_err(|err| with_detail(err, NO_ACTIVATE_PERMISSION))?;
 
     let payload = call.payload(FormBodies::Accepted).await?;
-    let request = parse_request(&payload.data, &["user_keys", "user_key_ids"])?;
+    let request = parse_request(&payload, &["user_keys", "user_key_ids"])?;
 
     let activated = activate(call, &request).await.map_err(|err| match err {
         ActivationError::Unlock(err) => err.into_text(),

@@ -120,6 +120,9 @@ pub enum FormBodies {
 /// Its strings are wiped on drop, because bodies carry private keys and plaintexts.
 pub struct Payload {
     pub data: Value,
+    /// Whether the body was multipart or form-encoded, where a list field may arrive as one
+    /// plain value.
+    pub form_encoded: bool,
 }
 
 impl Drop for Payload {
@@ -151,6 +154,7 @@ pub async fn parse_body(
     if bytes.is_empty() && media_type.is_empty() {
         return Ok(Payload {
             data: Value::Object(Map::new()),
+            form_encoded: false,
         });
     }
 
@@ -166,7 +170,10 @@ pub async fn parse_body(
         _ => return Err(unsupported_media_type(content_type)),
     };
 
-    Ok(Payload { data })
+    Ok(Payload {
+        data,
+        form_encoded: media_type != "application/json",
+    })
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::super::related::python_repr;
 use super::super::request::as_integer;
 use super::view::Loaded;
 use crate::crypto::MAX_PLAINTEXT_BYTES;
@@ -311,7 +312,7 @@ pub fn resolve_role(reference: &Value, loaded: &Loaded) -> Result<i64, FieldErro
                 "role",
                 format!(
                     "Related object not found using the provided attributes: {}",
-                    Value::Object(attributes.clone())
+                    python_repr(&Value::Object(attributes.clone()))
                 ),
             );
             Err(errors)
@@ -322,7 +323,7 @@ pub fn resolve_role(reference: &Value, loaded: &Loaded) -> Result<i64, FieldErro
                 "role",
                 format!(
                     "Multiple objects match the provided attributes: {}",
-                    Value::Object(attributes.clone())
+                    python_repr(&Value::Object(attributes.clone()))
                 ),
             );
             Err(errors)

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::super::call::Call;
 use super::super::error::ApiError;
+use super::super::related::python_repr;
 use super::super::request::as_integer;
 use super::super::tags::resolve_tags;
 use crate::crypto::{UserPublicKey, MAX_KEY_BITS};
@@ -200,7 +201,10 @@ fn user_reference(value: &Value) -> Result<UserReference, String> {
 }
 
 fn not_found_by_attributes(value: &Value) -> String {
-    format!("Related object not found using the provided attributes: {value}")
+    format!(
+        "Related object not found using the provided attributes: {}",
+        python_repr(value)
+    )
 }
 
 fn custom_fields_field(
