@@ -357,3 +357,46 @@ async fn unknown_key_owner_uses_python_repr() {
         json!(["Related object not found using the provided attributes: {'username': 'nobody'}"])
     );
 }
+
+#[tokio::test]
+async fn update_of_missing_object_is_404() {
+    let world = ApiWorld::start().await;
+    let cases = [
+        (
+            "PUT",
+            "secret-roles/999/",
+            json!({"name": "x"}),
+            "SecretRole",
+        ),
+        (
+            "PATCH",
+            "secret-roles/999/",
+            json!({"slug": ""}),
+            "SecretRole",
+        ),
+        (
+            "PATCH",
+            "user-keys/999/",
+            json!({"public_key": "junk"}),
+            "UserKey",
+        ),
+        ("PUT", "user-keys/999/", json!({}), "UserKey"),
+    ];
+
+    // The lookup comes before the body is validated, as in DRF.
+    for (method, path, body, model) in cases {
+        let reply = world
+            .req(method, path)
+            .token(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await;
+
+        assert_eq!(reply.status, 404, "{method} {path}: {}", reply.text());
+        assert_eq!(
+            reply.json(),
+            json!({"detail": format!("No {model} matches the given query.")}),
+            "{method} {path}"
+        );
+    }
+}

@@ -254,6 +254,9 @@ async fn update_key(
     completeness: Completeness,
 ) -> Result<Response<BoxBody>, ApiError> {
     call.authorize(Model::UserKey, Action::Change).await?;
+    // As DRF looks the object up before it validates the body, a missing key is a 404.
+    load_key(call, id).await?;
+
     let payload = call.payload(FormBodies::Rejected).await?;
     let input = parse_input(call, &payload.data, completeness, false).await?;
 

@@ -50,6 +50,16 @@ pub(super) async fn update_one(
     id: i64,
     partial: bool,
 ) -> Result<Response<BoxBody>, ApiError> {
+    // As DRF looks the object up before it validates the body, a missing role is a 404.
+    let found = call
+        .state
+        .store
+        .read(move |connection| secret_roles::get(connection, id))
+        .await?;
+    if !found.is_some_and(|row| in_scope(scope, &row)) {
+        return Err(ApiError::not_found(MODEL_NAME));
+    }
+
     let payload = call.payload(FormBodies::Rejected).await?;
     let input = parse_role(&payload.data, partial).map_err(ApiError::Fields)?;
 
