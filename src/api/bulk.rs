@@ -1,5 +1,5 @@
 //! Bulk requests on list URLs, handled the same way for every model. NetBox 4.7.3's bulk mixins
-//! check an update or delete in stages, and the first stage that fails answers alone:
+//! check an update or delete in stages, and only the first stage that fails is reported:
 //!
 //! 1. the body is a JSON list ([`items`]);
 //! 2. every entry is an object with an integer `id` ([`ids`], reported by `index`);
@@ -269,7 +269,7 @@ fn not_found_envelope(missing: usize, total: usize, errors: Vec<Value>) -> ApiEr
 
 /// Builds the envelope for objects of an update or delete that failed, keyed by id. `verb` is
 /// `"updated"` or `"deleted"`. An object that vanished during the batch makes it a
-/// "could not be found" answer, as if the existence check had caught it.
+/// "could not be found" response, as if the existence check had caught it.
 pub fn failures_by_id(failures: Vec<(i64, ItemFailure)>, total: usize, verb: &str) -> ApiError {
     if failures
         .iter()

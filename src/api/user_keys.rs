@@ -360,8 +360,8 @@ fn remove_key(
     Ok(Ok(()))
 }
 
-/// Lists the secrets, as `name (id)`, that block deleting `key`: all of them when it is the
-/// last active key, because no one could decrypt them afterwards; else none.
+/// Lists the secrets, as `name (id)`, that block deleting `key`. When it is the last active
+/// key, every secret blocks it, because no one could decrypt them afterwards.
 fn blocking_dependents(
     connection: &rusqlite::Connection,
     key: &UserKeyRow,

@@ -108,7 +108,7 @@ async fn parse_items(
 }
 
 /// Applies every valid update with the single-object rules and reads the keys back afterwards,
-/// so each representation shows the state after the whole batch. `invalid` holds the entries
+/// so each representation shows the state after the whole batch. `invalid` lists the entries
 /// that failed before the store pass, and any of them fails the batch.
 fn apply_updates(
     connection: &rusqlite::Connection,
