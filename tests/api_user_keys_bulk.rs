@@ -224,7 +224,7 @@ async fn bulk_item_without_id_is_reported_by_index() {
     assert_eq!(
         reply.json(),
         json!({
-            "detail": "1 of 2 objects could not be found.",
+            "detail": "1 of 2 objects failed validation.",
             "errors": [{"index": 1, "errors": {"id": ["This field is required."]}}],
         })
     );
@@ -254,7 +254,7 @@ async fn bulk_unknown_id_could_not_be_found() {
 
     let not_found = json!({
         "detail": "1 of 2 objects could not be found.",
-        "errors": [{"id": 9999, "errors": {"detail": "No UserKey matches the given query."}}],
+        "errors": [{"id": 9999, "errors": {"id": ["Object with ID 9999 does not exist"]}}],
     });
     assert_eq!(patch.status, 400, "{}", patch.text());
     assert_eq!(patch.json(), not_found);
@@ -280,7 +280,7 @@ async fn bulk_body_must_be_a_list() {
         assert_eq!(reply.status, 400, "{method}: {}", reply.text());
         assert_eq!(
             reply.json(),
-            json!({"non_field_errors": ["Expected a list of items but got type \"dict\"."]}),
+            json!({"detail": "Expected a list of objects, but got dict."}),
             "{method}"
         );
     }
@@ -402,10 +402,16 @@ async fn bulk_delete_of_every_active_key_is_409() {
         .await;
 
     assert_eq!(both.status, 409, "{}", both.text());
-    assert!(both.json()["detail"]
-        .as_str()
-        .unwrap()
-        .starts_with("Unable to delete object. 1 dependent objects were found: admin ("));
+    assert_eq!(
+        both.json(),
+        json!({
+            "detail": "1 of 2 objects could not be deleted.",
+            "errors": [{
+                "id": alice,
+                "errors": {"__all__": ["Unable to delete: 1 dependent object(s) prevent deletion."]},
+            }],
+        })
+    );
     assert_eq!(key(&world, admin).await.json()["is_active"], true);
     assert_eq!(key(&world, alice).await.json()["is_active"], true);
     assert_eq!(session_status(&world, ADMIN_TOKEN).await, 200);

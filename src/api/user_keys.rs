@@ -353,19 +353,36 @@ fn remove_key(
         return Ok(Err(ApiError::not_found(MODEL_NAME)));
     };
 
-    if current.is_active() && user_keys::count_active(connection)? == 1 {
-        let dependents: Vec<String> = store::secrets::list(connection)?
-            .iter()
-            .map(|secret| format!("{} ({})", secret.display(), secret.id))
-            .collect();
-        if !dependents.is_empty() {
-            return Ok(Err(protected_delete(&dependents)));
-        }
+    let dependents = blocking_dependents(connection, &current)?;
+    if !dependents.is_empty() {
+        return Ok(Err(protected_delete(&dependents)));
     }
 
-    store::session_keys::delete_by_userkey(connection, id)?;
-    user_keys::delete(connection, id)?;
+    delete_key_rows(connection, id)?;
     Ok(Ok(()))
+}
+
+/// Lists the secrets, as `name (id)`, that block deleting `key`. When it is the last active
+/// key, every secret blocks it, because no one could decrypt them afterwards.
+fn blocking_dependents(
+    connection: &rusqlite::Connection,
+    key: &UserKeyRow,
+) -> Result<Vec<String>, StoreError> {
+    if !key.is_active() || user_keys::count_active(connection)? != 1 {
+        return Ok(Vec::new());
+    }
+
+    let dependents = store::secrets::list(connection)?
+        .iter()
+        .map(|secret| format!("{} ({})", secret.display(), secret.id))
+        .collect();
+    Ok(dependents)
+}
+
+/// Deletes a key with its session key; a store trigger removes its tags.
+fn delete_key_rows(connection: &rusqlite::Connection, id: i64) -> Result<(), StoreError> {
+    store::session_keys::delete_by_userkey(connection, id)?;
+    user_keys::delete(connection, id)
 }
 
 /// NetBox's 409 for a delete blocked by dependent objects; `dependents` are `name (id)`.

@@ -21,7 +21,9 @@ pub(super) async fn bulk_delete(call: &Call, scope: &Scope) -> Result<Response<B
 }
 
 /// Deletes roles (and by cascade their descendants) in one transaction. A role that a secret
-/// uses, directly or through a descendant, blocks the whole request with 409.
+/// uses, directly or through a descendant, blocks the whole request with 409: a single delete
+/// names the dependent secrets, and a bulk delete reports each blocked role with their count,
+/// as NetBox's bulk delete does.
 pub(super) async fn delete_roles(
     call: &Call,
     scope: &Scope,
@@ -29,7 +31,7 @@ pub(super) async fn delete_roles(
     bulk: bool,
 ) -> Result<(), ApiError> {
     let scope = scope.clone();
-    let total = ids.len();
+    let requested = ids.clone();
 
     let outcome = call
         .state
@@ -55,35 +57,47 @@ pub(super) async fn delete_roles(
 
     match outcome {
         Ok(()) => Ok(()),
-        Err(DeleteFailure::InUse(dependents)) => {
+        Err(DeleteFailure::InUse(blocked)) if bulk => {
+            let failures = blocked
+                .into_iter()
+                .map(|(id, dependents)| (id, ItemFailure::Protected(dependents.len())))
+                .collect();
+            Err(bulk::failures_by_id(failures, requested.len(), "deleted"))
+        }
+        Err(DeleteFailure::InUse(blocked)) => {
+            let dependents = blocked.into_iter().flat_map(|(_, names)| names).collect();
             let shown = hide_invisible_dependents(call, dependents).await?;
             Err(protected_error(&shown))
         }
         Err(DeleteFailure::Missing(_)) if !bulk => Err(ApiError::not_found(MODEL_NAME)),
         Err(DeleteFailure::Missing(missing)) => {
-            let errors = missing
-                .iter()
-                .map(|id| (*id, ItemFailure::NotFound))
-                .collect();
-            Err(bulk::failures_by_id(errors, total, "deleted", MODEL_NAME))
+            bulk::check_found(&requested, |id| !missing.contains(&id))
         }
     }
 }
 
-/// Deletes the roles one by one; the first one that a secret still uses stops the batch.
+/// Deletes the roles one by one. A role that a secret still uses is skipped and reported with
+/// its dependents, and the roles after it are still tried, so that every blocked role is
+/// reported.
 fn delete_all(
     connection: &rusqlite::Connection,
     ids: &[i64],
 ) -> Result<Result<(), DeleteFailure>, StoreError> {
+    let mut blocked = Vec::new();
+
     for id in ids {
         match secret_roles::delete(connection, *id) {
             // An earlier delete in this request already removed it with its ancestor.
             Ok(()) | Err(StoreError::NotFound) => {}
-            Err(StoreError::InUse(dependents)) => return Ok(Err(DeleteFailure::InUse(dependents))),
+            Err(StoreError::InUse(dependents)) => blocked.push((*id, dependents)),
             Err(other) => return Err(other),
         }
     }
-    Ok(Ok(()))
+
+    match blocked.is_empty() {
+        true => Ok(Ok(())),
+        false => Ok(Err(DeleteFailure::InUse(blocked))),
+    }
 }
 
 /// Replaces the names of dependent secrets the caller cannot see, so a blocked delete does not
@@ -114,7 +128,8 @@ fn dependent_id(dependent: &str) -> Option<i64> {
 
 pub(super) enum DeleteFailure {
     Missing(Vec<i64>),
-    InUse(Vec<String>),
+    /// Each blocked role with its dependent secrets, written `<name> (<id>)`.
+    InUse(Vec<(i64, Vec<String>)>),
 }
 
 /// NetBox's 409 for a delete blocked by protected references.

@@ -19,11 +19,11 @@ pub(super) async fn create(call: &Call, scope: &Scope) -> Result<Response<BoxBod
     let (writes, is_list) = match &payload.data {
         Value::Array(items) => {
             let inputs = parse_batch(items, false).map_err(|errors| {
-                let errors = errors
+                let failures = errors
                     .into_iter()
-                    .map(|(index, fields)| (index as i64, fields))
+                    .map(|(index, fields)| (index, ItemFailure::Fields(fields)))
                     .collect();
-                bulk::input_error(errors, items.len(), "created", "index")
+                bulk::failures_by_index(failures, items.len())
             })?;
             (
                 inputs.into_iter().map(|input| (None, input)).collect(),
@@ -77,14 +77,15 @@ pub(super) async fn bulk_update(
 ) -> Result<Response<BoxBody>, ApiError> {
     let payload = call.payload(FormBodies::Rejected).await?;
     let items = bulk::items(&payload.data)?;
-
     let ids = bulk::ids(items)?;
+    check_roles_exist(call, scope, &ids).await?;
+
     let inputs = parse_batch(items, partial).map_err(|errors| {
-        let errors = errors
+        let failures = errors
             .into_iter()
-            .map(|(index, fields)| (ids[index], fields))
+            .map(|(index, fields)| (ids[index], ItemFailure::Fields(fields)))
             .collect();
-        bulk::input_error(errors, items.len(), "updated", "id")
+        bulk::failures_by_id(failures, items.len(), "updated")
     })?;
     let writes = ids.iter().map(|id| Some(*id)).zip(inputs).collect();
 
@@ -99,14 +100,30 @@ pub(super) async fn bulk_update(
                 .into_iter()
                 .map(|(position, failure)| (ids[position], failure))
                 .collect();
-            Err(bulk::failures_by_id(
-                failures,
-                items.len(),
-                "updated",
-                MODEL_NAME,
-            ))
+            Err(bulk::failures_by_id(failures, items.len(), "updated"))
         }
     }
+}
+
+/// Rejects a bulk update when any id names no role the caller can see, before any entry is
+/// validated.
+async fn check_roles_exist(call: &Call, scope: &Scope, ids: &[i64]) -> Result<(), ApiError> {
+    let scope = scope.clone();
+    let visible: Vec<i64> = call
+        .state
+        .store
+        .read(move |connection| {
+            let roles = secret_roles::list(connection)?;
+            let visible = roles
+                .iter()
+                .filter(|row| in_scope(&scope, row))
+                .map(|row| row.id)
+                .collect();
+            Ok(visible)
+        })
+        .await?;
+
+    bulk::check_found(ids, |id| visible.contains(&id))
 }
 
 /// Resolves the tags of every input against NetBox. A reference NetBox does not know fails
@@ -400,19 +417,16 @@ pub(super) fn reply_batch(
     };
 
     if is_list {
-        let errors = failures
-            .into_iter()
-            .map(|(index, failure)| {
-                json!({"index": index, "errors": bulk::failure_body(failure, MODEL_NAME)})
-            })
-            .collect();
-        return Err(bulk::envelope(errors, total, "created"));
+        return Err(bulk::failures_by_index(failures, total));
     }
     let failure = failures.into_iter().next().map(|(_, failure)| failure);
     Err(match failure {
         Some(ItemFailure::Fields(fields)) => ApiError::Fields(fields),
         Some(ItemFailure::Forbidden) => ApiError::forbidden(),
         Some(ItemFailure::NotFound) | None => ApiError::not_found(MODEL_NAME),
+        Some(ItemFailure::Protected(_)) => {
+            ApiError::Internal("a role write failed as a blocked delete".into())
+        }
     })
 }
 

@@ -235,12 +235,12 @@ async fn create(call: &Call) -> Result<Response<BoxBody>, ApiError> {
         };
         match outcome {
             Ok(secret) => prepared.push(secret),
-            Err(Rejection::Fields(fields)) => rejections.push((Value::from(index), fields)),
+            Err(Rejection::Fields(fields)) => rejections.push((index, fields)),
             Err(Rejection::Request(err)) => return Err(err),
         }
     }
     if !rejections.is_empty() {
-        return Err(rejection_response(rejections, items.len(), bulk, "created"));
+        return Err(rejection_response(rejections, items.len(), bulk));
     }
 
     let stored = insert_all(call, prepared).await?;
@@ -355,6 +355,7 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let items = bulk::items(&payload.data)?;
     let ids = bulk::ids(items)?;
     let loaded = load_all(call).await?;
+    let currents = visible_secrets(call, &loaded, &scope, &ids).await?;
     let completeness = if call.method == Method::PUT {
         Completeness::Full
     } else {
@@ -363,59 +364,48 @@ async fn bulk_update(call: &Call) -> Result<Response<BoxBody>, ApiError> {
 
     let taken: Vec<_> = loaded.secrets.iter().map(unique_key_of).collect();
     let mut changes = Vec::new();
-    let mut rejections = Vec::new();
-    for (item, id) in items.iter().zip(&ids) {
-        let outcome = prepare_bulk_item(
-            call,
-            *id,
-            item,
-            &loaded,
-            &scope,
-            master_key.as_ref(),
-            &taken,
-            completeness,
-        )
-        .await;
+    let mut failures = Vec::new();
+    for ((item, id), current) in items.iter().zip(&ids).zip(currents) {
+        let outcome = match parse_input(item, completeness) {
+            Ok(input) => {
+                let master_key = master_key.as_ref();
+                prepare_change(call, current, input, &loaded, &scope, master_key, &taken).await
+            }
+            Err(fields) => Err(Rejection::Fields(fields)),
+        };
         match outcome {
             Ok(change) => changes.push(change),
-            Err(Rejection::Fields(fields)) => rejections.push((Value::from(*id), fields)),
+            Err(Rejection::Fields(fields)) => failures.push((*id, ItemFailure::Fields(fields))),
             Err(Rejection::Request(err)) => return Err(err),
         }
     }
-    if !rejections.is_empty() {
-        return Err(rejection_response(rejections, items.len(), true, "updated"));
+    if !failures.is_empty() {
+        return Err(bulk::failures_by_id(failures, items.len(), "updated"));
     }
 
     let stored = apply_changes(call, changes).await?;
     respond_with(call, StatusCode::OK, stored, true).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn prepare_bulk_item(
+/// Returns the secrets that `ids` name, in the same order, or NetBox's bulk "could not be
+/// found" 400 when the caller cannot see some of them.
+async fn visible_secrets<'a>(
     call: &Call,
-    id: i64,
-    item: &Value,
-    loaded: &Loaded,
+    loaded: &'a Loaded,
     scope: &super::policy::Scope,
-    master_key: Option<&MasterKey>,
-    taken: &[write::UniqueKey],
-    completeness: Completeness,
-) -> Result<PreparedChange, Rejection> {
-    let current = match visible_secret(call, loaded, scope, id).await {
-        Ok((current, _)) => current,
-        Err(ApiError::Detail(StatusCode::NOT_FOUND, detail)) => {
-            return Err(Rejection::Fields(detail_error(detail)))
+    ids: &[i64],
+) -> Result<Vec<&'a SecretRow>, ApiError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        match visible_secret(call, loaded, scope, *id).await {
+            Ok((secret, _)) => found.push(secret),
+            Err(ApiError::Detail(StatusCode::NOT_FOUND, _)) => {}
+            Err(other) => return Err(other),
         }
-        Err(other) => return Err(Rejection::Request(other)),
-    };
-    let input = parse_input(item, completeness).map_err(Rejection::Fields)?;
-    prepare_change(call, current, input, loaded, scope, master_key, taken).await
-}
+    }
 
-fn detail_error(detail: String) -> serde_json::Map<String, Value> {
-    let mut fields = serde_json::Map::new();
-    fields.insert("detail".into(), Value::String(detail));
-    fields
+    bulk::check_found(ids, |id| found.iter().any(|secret| secret.id == id))?;
+    Ok(found)
 }
 
 async fn apply_changes(
@@ -473,25 +463,7 @@ async fn bulk_delete(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let items = bulk::items(&payload.data)?;
     let ids = bulk::ids(items)?;
     let loaded = load_some(call, ids.clone()).await?;
-
-    let mut missing = Vec::new();
-    for id in &ids {
-        match visible_secret(call, &loaded, &scope, *id).await {
-            Ok(_) => {}
-            Err(ApiError::Detail(StatusCode::NOT_FOUND, _)) => {
-                missing.push((*id, ItemFailure::NotFound))
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(bulk::failures_by_id(
-            missing,
-            ids.len(),
-            "deleted",
-            "Secret",
-        ));
-    }
+    visible_secrets(call, &loaded, &scope, &ids).await?;
 
     call.state
         .store

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::super::bulk;
+use super::super::bulk::{self, ItemFailure};
 use super::super::call::Call;
 use super::super::error::ApiError;
 use super::super::policy::Scope;
@@ -240,13 +240,12 @@ fn encrypt(master_key: &MasterKey, plaintext: &[u8]) -> Result<EncryptedValue, R
     })
 }
 
-/// Builds the 400 for rejected payloads: one payload's field errors, or NetBox 4.7's bulk
-/// envelope for lists.
+/// Builds the 400 for rejected creates: one payload's field errors, or NetBox 4.7's bulk
+/// envelope for a list, where `rejections` are keyed by position.
 pub fn rejection_response(
-    rejections: Vec<(Value, FieldErrors)>,
+    rejections: Vec<(usize, FieldErrors)>,
     total: usize,
     is_list: bool,
-    verb: &str,
 ) -> ApiError {
     if !is_list {
         if let Some((_, fields)) = rejections.into_iter().next() {
@@ -255,10 +254,9 @@ pub fn rejection_response(
         return ApiError::Internal("rejection without errors".into());
     }
 
-    let key = if verb == "created" { "index" } else { "id" };
-    let errors = rejections
+    let failures = rejections
         .into_iter()
-        .map(|(position, fields)| json!({key: position, "errors": fields}))
+        .map(|(index, fields)| (index, ItemFailure::Fields(fields)))
         .collect();
-    bulk::envelope(errors, total, verb)
+    bulk::failures_by_index(failures, total)
 }

@@ -3,10 +3,8 @@
 //! batch that changes the public key of every active key, or deletes every active key, fails
 //! at the last one. Any failure keeps nothing.
 
-use std::collections::HashSet;
-
 use http::{Response, StatusCode};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::super::bulk::{self, ItemFailure};
 use super::super::call::Call;
@@ -14,7 +12,9 @@ use super::super::error::ApiError;
 use super::super::policy::{Action, Model};
 use super::super::request::FormBodies;
 use super::input::{parse_input, Completeness, UserKeyInput};
-use super::{apply_update, remove_key, render, WriteOutcome, BRIEF_FIELDS, MODEL_NAME};
+use super::{
+    apply_update, blocking_dependents, delete_key_rows, render, WriteOutcome, BRIEF_FIELDS,
+};
 use crate::body::BoxBody;
 use crate::store::tags::{self, ObjectKind, TagRow};
 use crate::store::user_keys::{self, UserKeyRow};
@@ -41,20 +41,24 @@ pub async fn update_keys(
     let payload = call.payload(FormBodies::Rejected).await?;
     let items = bulk::items(&payload.data)?;
     let ids = bulk::ids(items)?;
-    let writes = parse_items(call, items, ids, completeness).await?;
+    check_keys_exist(call, &ids).await?;
 
-    let total = items.len();
+    let (writes, invalid) = parse_items(call, items, &ids, completeness).await?;
+
     let outcome = call
         .state
         .store
         .write(move |transaction| {
-            bulk::in_savepoint(transaction, |connection| apply_updates(connection, writes))
+            bulk::in_savepoint(transaction, |connection| {
+                apply_updates(connection, writes, invalid)
+            })
         })
         .await?;
     let keys = match outcome {
         Ok(keys) => keys,
-        Err(BatchFailure::Items(failures)) => {
-            return Err(bulk::failures_by_id(failures, total, "updated", MODEL_NAME))
+        Err(BatchFailure::Items(mut failures)) => {
+            failures.sort_by_key(|(id, _)| ids.iter().position(|listed| listed == id));
+            return Err(bulk::failures_by_id(failures, ids.len(), "updated"));
         }
         Err(BatchFailure::Request(err)) => return Err(err),
     };
@@ -67,38 +71,52 @@ pub async fn update_keys(
     Ok(call.json(StatusCode::OK, &Value::Array(bodies)))
 }
 
-/// Checks every object of the body; field errors of all objects are reported together.
+/// Rejects the batch when any id names no stored key, before any entry is validated.
+async fn check_keys_exist(call: &Call, ids: &[i64]) -> Result<(), ApiError> {
+    let requested = ids.to_vec();
+    let stored: Vec<i64> = call
+        .state
+        .store
+        .read(move |connection| user_keys::list_by_ids(connection, &requested))
+        .await?
+        .iter()
+        .map(|key| key.id)
+        .collect();
+
+    bulk::check_found(ids, |id| stored.contains(&id))
+}
+
+/// Checks every entry of the body and returns the valid ones with the field errors of the
+/// others, so that the store pass can report both together.
 async fn parse_items(
     call: &Call,
     items: &[Value],
-    ids: Vec<i64>,
+    ids: &[i64],
     completeness: Completeness,
-) -> Result<Vec<(i64, UserKeyInput)>, ApiError> {
+) -> Result<(Vec<(i64, UserKeyInput)>, Vec<(i64, ItemFailure)>), ApiError> {
     let mut writes = Vec::with_capacity(items.len());
-    let mut errors: Vec<(i64, Map<String, Value>)> = Vec::new();
+    let mut invalid = Vec::new();
 
     for (item, id) in items.iter().zip(ids) {
         match parse_input(call, item, completeness, false).await {
-            Ok(input) => writes.push((id, input)),
-            Err(ApiError::Fields(fields)) => errors.push((id, fields)),
+            Ok(input) => writes.push((*id, input)),
+            Err(ApiError::Fields(fields)) => invalid.push((*id, ItemFailure::Fields(fields))),
             Err(other) => return Err(other),
         }
     }
-
-    match errors.is_empty() {
-        true => Ok(writes),
-        false => Err(bulk::input_error(errors, items.len(), "updated", "id")),
-    }
+    Ok((writes, invalid))
 }
 
-/// Applies every update with the single-object rules and reads the keys back afterwards, so
-/// each representation shows the state after the whole batch.
+/// Applies every valid update with the single-object rules and reads the keys back afterwards,
+/// so each representation shows the state after the whole batch. `invalid` lists the entries
+/// that failed before the store pass, and any of them fails the batch.
 fn apply_updates(
     connection: &rusqlite::Connection,
     writes: Vec<(i64, UserKeyInput)>,
+    invalid: Vec<(i64, ItemFailure)>,
 ) -> Result<Result<Vec<WrittenKey>, BatchFailure>, StoreError> {
     let mut written = Vec::with_capacity(writes.len());
-    let mut failures = Vec::new();
+    let mut failures = invalid;
 
     for (id, input) in writes {
         match apply_update(connection, id, input)? {
@@ -139,20 +157,22 @@ pub async fn delete_keys(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     let items = bulk::items(&payload.data)?;
     let ids = bulk::ids(items)?;
 
+    let total = ids.len();
     let outcome = call
         .state
         .store
         .write(move |transaction| {
-            let missing = missing_keys(transaction, &ids)?;
-            if !missing.is_empty() {
-                let failures = missing
-                    .into_iter()
-                    .map(|id| (id, ItemFailure::NotFound))
-                    .collect();
-                let envelope = bulk::failures_by_id(failures, ids.len(), "deleted", MODEL_NAME);
-                return Ok(Err(envelope));
+            let stored: Vec<i64> = user_keys::list_by_ids(transaction, &ids)?
+                .iter()
+                .map(|key| key.id)
+                .collect();
+            if let Err(err) = bulk::check_found(&ids, |id| stored.contains(&id)) {
+                return Ok(Err(err));
             }
-            bulk::in_savepoint(transaction, |connection| remove_keys(connection, &ids))
+
+            let removed =
+                bulk::in_savepoint(transaction, |connection| remove_keys(connection, &ids))?;
+            Ok(removed.map_err(|failures| bulk::failures_by_id(failures, total, "deleted")))
         })
         .await?;
 
@@ -160,39 +180,37 @@ pub async fn delete_keys(call: &Call) -> Result<Response<BoxBody>, ApiError> {
     Ok(call.no_content())
 }
 
-fn missing_keys(connection: &rusqlite::Connection, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
-    let mut missing = Vec::new();
-    for id in ids {
-        if user_keys::get(connection, *id)?.is_none() {
-            missing.push(*id);
-        }
-    }
-    Ok(missing)
-}
-
-/// Deletes the keys one by one with the single-object protection, so the delete that would
-/// remove the last active key while secrets exist stops the batch with NetBox's 409. An id
-/// named twice is deleted once.
+/// Deletes the keys one by one with the single-object protection. A key whose delete would
+/// leave secrets without an active key fails with the number of those secrets, and the keys
+/// after it are still tried, so that every blocked key is reported.
 fn remove_keys(
     connection: &rusqlite::Connection,
     ids: &[i64],
-) -> Result<Result<(), ApiError>, StoreError> {
-    let mut removed = HashSet::new();
+) -> Result<Result<(), Vec<(i64, ItemFailure)>>, StoreError> {
+    let mut failures = Vec::new();
 
     for id in ids {
-        if !removed.insert(*id) {
+        let Some(current) = user_keys::get(connection, *id)? else {
+            failures.push((*id, ItemFailure::NotFound));
+            continue;
+        };
+        let dependents = blocking_dependents(connection, &current)?;
+        if !dependents.is_empty() {
+            failures.push((*id, ItemFailure::Protected(dependents.len())));
             continue;
         }
-        if let Err(err) = remove_key(connection, *id)? {
-            return Ok(Err(err));
-        }
+        delete_key_rows(connection, *id)?;
     }
-    Ok(Ok(()))
+
+    match failures.is_empty() {
+        true => Ok(Ok(())),
+        false => Ok(Err(failures)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     use super::*;
     use crate::store::secret_roles::{self, tests::new_role};
@@ -229,19 +247,23 @@ mod tests {
         let (_dir, connection) = testing::connection();
         let first = stored_key(&connection, 1, true);
         let second = stored_key(&connection, 2, true);
+        let inactive = stored_key(&connection, 3, false);
         add_secret(&connection);
 
         let outcome = bulk::in_savepoint(&connection, |connection| {
-            remove_keys(connection, &[first, second])
+            remove_keys(connection, &[first, second, inactive])
         })
         .unwrap();
 
-        let Err(ApiError::Detail(status, _)) = outcome else {
-            panic!("delete was not rejected: {outcome:?}");
+        let Err(failures) = outcome else {
+            panic!("delete was not rejected");
         };
-        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, second);
+        assert!(matches!(failures[0].1, ItemFailure::Protected(1)));
         assert!(user_keys::get(&connection, first).unwrap().is_some());
         assert!(user_keys::get(&connection, second).unwrap().is_some());
+        assert!(user_keys::get(&connection, inactive).unwrap().is_some());
     }
 
     #[test]
@@ -251,7 +273,7 @@ mod tests {
         let second = stored_key(&connection, 2, true);
         add_secret(&connection);
 
-        let outcome = remove_keys(&connection, &[first, first]).unwrap();
+        let outcome = remove_keys(&connection, &[first]).unwrap();
 
         assert!(outcome.is_ok(), "{outcome:?}");
         assert_eq!(user_keys::get(&connection, first).unwrap(), None);
@@ -264,7 +286,11 @@ mod tests {
         let key = stored_key(&connection, 1, true);
 
         let outcome = bulk::in_savepoint(&connection, |connection| {
-            apply_updates(connection, vec![(key, tags_only()), (99, tags_only())])
+            apply_updates(
+                connection,
+                vec![(key, tags_only()), (99, tags_only())],
+                Vec::new(),
+            )
         })
         .unwrap();
 
@@ -274,6 +300,30 @@ mod tests {
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].0, 99);
         assert!(matches!(failures[0].1, ItemFailure::NotFound));
+        let stored = user_keys::get(&connection, key).unwrap().unwrap();
+        assert_eq!(stored.custom_fields, json!({}));
+    }
+
+    #[test]
+    fn invalid_entry_rolls_back_valid_ones() {
+        let (_dir, connection) = testing::connection();
+        let key = stored_key(&connection, 1, true);
+        let errors = Map::from_iter([("tags".to_string(), json!(["Bad."]))]);
+
+        let outcome = bulk::in_savepoint(&connection, |connection| {
+            apply_updates(
+                connection,
+                vec![(key, tags_only())],
+                vec![(7, ItemFailure::Fields(errors))],
+            )
+        })
+        .unwrap();
+
+        let Err(BatchFailure::Items(failures)) = outcome else {
+            panic!("batch was not rejected: {outcome:?}");
+        };
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].0, 7);
         let stored = user_keys::get(&connection, key).unwrap().unwrap();
         assert_eq!(stored.custom_fields, json!({}));
     }
