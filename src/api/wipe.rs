@@ -24,22 +24,40 @@ pub fn wipe_strings(value: &mut Value) {
 
 /// A growable byte buffer that wipes every allocation it lets go of: the old one when it
 /// grows, and the last one when the [`Bytes`] made from it are dropped.
-#[derive(Default)]
 pub struct WipedBuffer {
     bytes: Zeroizing<Vec<u8>>,
 }
 
+/// First allocation of a [`WipedBuffer`]: most request and response bodies fit, and larger ones
+/// grow from there without many small copies.
+const INITIAL_CAPACITY: usize = 16 * 1024;
+
+impl Default for WipedBuffer {
+    fn default() -> WipedBuffer {
+        WipedBuffer {
+            bytes: Zeroizing::new(Vec::with_capacity(INITIAL_CAPACITY)),
+        }
+    }
+}
+
 impl WipedBuffer {
+    #[inline]
     pub fn extend_from_slice(&mut self, data: &[u8]) {
-        let needed = self.bytes.len() + data.len();
-        if needed > self.bytes.capacity() {
-            // `Vec` would move the bytes and free the old allocation without wiping it.
-            let capacity = needed.max(self.bytes.capacity() * 2);
-            let mut larger = Zeroizing::new(Vec::with_capacity(capacity));
-            larger.extend_from_slice(&self.bytes);
-            self.bytes = larger;
+        if data.len() > self.bytes.capacity() - self.bytes.len() {
+            self.grow(data.len());
         }
         self.bytes.extend_from_slice(data);
+    }
+
+    /// Moves the bytes to an allocation with room for `additional` more, wiping the old one:
+    /// `Vec` would free it as it is.
+    #[cold]
+    fn grow(&mut self, additional: usize) {
+        let needed = self.bytes.len() + additional;
+        let capacity = needed.max(self.bytes.capacity() * 2);
+        let mut larger = Zeroizing::new(Vec::with_capacity(capacity));
+        larger.extend_from_slice(&self.bytes);
+        self.bytes = larger;
     }
 
     /// Hands the buffer over as [`Bytes`] without copying; the bytes are wiped when the last
@@ -50,6 +68,7 @@ impl WipedBuffer {
 }
 
 impl io::Write for WipedBuffer {
+    #[inline]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.extend_from_slice(data);
         Ok(data.len())
