@@ -204,3 +204,36 @@ async fn unknown_tag_reference_is_400() {
     let listed = world.req("GET", "secrets/").token(ADMIN_TOKEN).send().await;
     assert_eq!(listed.json()["count"], 0);
 }
+
+#[tokio::test]
+async fn bulk_create_looks_each_tag_up_once() {
+    let world = ApiWorld::start().await;
+    let session_key = world.admin_unlocked().await;
+    let role = world.add_role("Login", "login", None).await;
+    let items: Vec<Value> = ["one", "two", "three"]
+        .iter()
+        .map(|name| {
+            let mut body = secret_body(1, role, name, "pw");
+            body["tags"] = json!([{ "slug": "alpha" }]);
+            body
+        })
+        .collect();
+    let lookups_before = world.upstream_calls("/api/extras/tags/");
+
+    let reply = world
+        .req("POST", "secrets/")
+        .token(ADMIN_TOKEN)
+        .session_key(&session_key)
+        .json(&Value::Array(items))
+        .send()
+        .await;
+
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    for created in reply.json().as_array().unwrap() {
+        assert_eq!(created["tags"][0]["slug"], "alpha");
+    }
+    assert_eq!(
+        world.upstream_calls("/api/extras/tags/") - lookups_before,
+        1
+    );
+}

@@ -1,6 +1,7 @@
 //! One authenticated API call and the helpers every handler uses.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -16,6 +17,7 @@ use super::urls::Urls;
 use super::wipe::wipe_strings;
 use crate::body::BoxBody;
 use crate::netbox::Caller;
+use crate::store::tags::TagRow;
 
 /// An authenticated request on its way through a handler.
 pub struct Call {
@@ -30,7 +32,13 @@ pub struct Call {
     pub path: String,
     /// Indent the client asked for with `Accept: application/json; indent=N`.
     pub indent: Option<usize>,
+    /// NetBox's answers to tag lookups made during this request, by filter, so a bulk request
+    /// that names one tag on every object asks NetBox once.
+    pub tag_lookups: TagLookups,
 }
+
+/// Tag lookups of one request: NetBox's tags for each filter, `None` when NetBox rejected it.
+pub type TagLookups = Mutex<HashMap<String, Option<Vec<TagRow>>>>;
 
 impl Call {
     /// Checks the access policy for this model and action: the configured grants first, then

@@ -206,6 +206,7 @@ impl ApiService {
             body,
             urls,
             path,
+            tag_lookups: Default::default(),
         };
         dispatch(&call, endpoint).await
     }

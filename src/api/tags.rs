@@ -1,6 +1,9 @@
 //! Tag references in request bodies, resolved against NetBox's tags with the caller's
 //! credentials and stored as a snapshot next to the object.
 
+use std::collections::HashMap;
+use std::sync::MutexGuard;
+
 use serde_json::Value;
 
 use super::call::Call;
@@ -223,6 +226,26 @@ fn invalid_choice(parameter: &str, value: &str) -> ApiError {
 /// Lists the NetBox tags matching `filter` with the caller's credentials. Returns `None` when
 /// NetBox rejects the request, for example because the caller may not view tags.
 async fn fetch_tags(call: &Call, filter: &str) -> Result<Option<Vec<TagRow>>, ApiError> {
+    if let Some(known) = lock_lookups(call).get(filter) {
+        return Ok(known.clone());
+    }
+
+    let found = fetch_tags_from_netbox(call, filter).await?;
+    lock_lookups(call).insert(filter.to_string(), found.clone());
+    Ok(found)
+}
+
+fn lock_lookups(call: &Call) -> MutexGuard<'_, HashMap<String, Option<Vec<TagRow>>>> {
+    // A panic while the map was locked leaves it consistent: entries are inserted whole.
+    call.tag_lookups
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn fetch_tags_from_netbox(
+    call: &Call,
+    filter: &str,
+) -> Result<Option<Vec<TagRow>>, ApiError> {
     let path = format!(
         "{}extras/tags/?brief=1&limit=0&{filter}",
         call.state.settings.api_root
