@@ -36,12 +36,16 @@ async fn world_with_tagged_secrets() -> (ApiWorld, String) {
     (world, session_key)
 }
 
-async fn list_names(world: &ApiWorld, query: &str) -> Vec<String> {
-    let reply = world
+async fn list_secrets(world: &ApiWorld, query: &str) -> Reply {
+    world
         .req("GET", &format!("secrets/?{query}"))
         .token(ADMIN_TOKEN)
         .send()
-        .await;
+        .await
+}
+
+async fn list_names(world: &ApiWorld, query: &str) -> Vec<String> {
+    let reply = list_secrets(world, query).await;
     assert_eq!(reply.status, 200, "{query}: {}", reply.text());
     names(&reply.json())
 }
@@ -96,11 +100,7 @@ async fn unknown_tag_filter_is_400() {
     ];
 
     for (query, parameter, value) in cases {
-        let reply = world
-            .req("GET", &format!("secrets/?{query}"))
-            .token(ADMIN_TOKEN)
-            .send()
-            .await;
+        let reply = list_secrets(&world, query).await;
 
         assert_eq!(reply.status, 400, "{query}: {}", reply.text());
         assert_eq!(reply.json()[parameter], invalid_choice(value), "{query}");
@@ -125,11 +125,7 @@ async fn malformed_tag_filter_is_400() {
     ];
 
     for (query, parameter, message) in cases {
-        let reply = world
-            .req("GET", &format!("secrets/?{query}"))
-            .token(ADMIN_TOKEN)
-            .send()
-            .await;
+        let reply = list_secrets(&world, query).await;
 
         assert_eq!(reply.status, 400, "{query}: {}", reply.text());
         assert_eq!(reply.json()[parameter], json!([message]), "{query}");

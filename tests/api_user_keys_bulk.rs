@@ -417,13 +417,13 @@ async fn bulk_delete_of_every_active_key_is_409() {
     assert_eq!(session_status(&world, ADMIN_TOKEN).await, 200);
     assert_eq!(session_status(&world, ALICE_TOKEN).await, 200);
 
-    let one = world
+    let single_delete = world
         .req("DELETE", "user-keys/")
         .token(ADMIN_TOKEN)
         .json(&json!([{"id": alice}]))
         .send()
         .await;
-    assert_eq!(one.status, 204, "{}", one.text());
+    assert_eq!(single_delete.status, 204, "{}", single_delete.text());
     assert_eq!(key(&world, alice).await.status, 404);
     assert_eq!(key(&world, admin).await.status, 200);
 }

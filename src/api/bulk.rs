@@ -572,13 +572,13 @@ mod tests {
             insert(connection, 1);
             Ok(Err::<(), _>("rejected"))
         });
-        let kept = in_savepoint(&connection, |connection| {
+        let accepted = in_savepoint(&connection, |connection| {
             insert(connection, 2);
             Ok(Ok::<_, ()>(()))
         });
 
         assert_eq!(rejected.unwrap(), Err("rejected"));
-        assert_eq!(kept.unwrap(), Ok(()));
+        assert_eq!(accepted.unwrap(), Ok(()));
         let values: Vec<i64> = connection
             .prepare("SELECT v FROM t")
             .unwrap()

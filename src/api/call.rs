@@ -32,8 +32,8 @@ pub struct Call {
     pub path: String,
     /// Indent the client asked for with `Accept: application/json; indent=N`.
     pub indent: Option<usize>,
-    /// NetBox's answers to tag lookups made during this request, by filter, so a bulk request
-    /// that names one tag on every object asks NetBox once.
+    /// Results of the NetBox tag lookups made during this request, keyed by filter, so a bulk
+    /// request that names one tag on every object queries NetBox once.
     pub tag_lookups: TagLookups,
 }
 

@@ -248,7 +248,9 @@ where
     T: Send + 'static,
 {
     tokio::task::spawn_blocking(job).await.map_err(|err| {
-        UnlockError::Failed(ApiError::Internal(format!("session-key task: {err}")))
+        UnlockError::Failed(ApiError::Internal(format!(
+            "session-key task failed: {err}"
+        )))
     })?
 }
 

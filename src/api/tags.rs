@@ -216,7 +216,8 @@ fn lookup_filter<'a>(name: &str, values: impl Iterator<Item = String> + 'a) -> S
         .join("&")
 }
 
-fn invalid_choice(parameter: &str, value: &str) -> ApiError {
+/// Builds the 400 NetBox's choice filters give for a value that names no object.
+pub fn invalid_choice(parameter: &str, value: &str) -> ApiError {
     ApiError::field(
         parameter,
         format!("Select a valid choice. {value} is not one of the available choices."),

@@ -49,8 +49,8 @@ impl WipedBuffer {
         self.bytes.extend_from_slice(data);
     }
 
-    /// Moves the bytes to an allocation with room for `additional` more, wiping the old one:
-    /// `Vec` would free it as it is.
+    /// Moves the bytes to an allocation with room for `additional` more and wipes the old one,
+    /// which `Vec` would free as it is.
     #[cold]
     fn grow(&mut self, additional: usize) {
         let needed = self.bytes.len() + additional;

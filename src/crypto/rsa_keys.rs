@@ -324,7 +324,7 @@ mod tests {
         field(&formats(), "rsa_private_key_pkcs1_pem").to_owned()
     }
 
-    /// Returns the public half of a parsed private key, exported by AWS-LC when it holds the key.
+    /// Returns the public half of a parsed private key, exported by AWS-LC when AWS-LC loaded it.
     fn public_of(private_key: &UserPrivateKey) -> UserPublicKey {
         match &private_key.0 {
             LoadedKey::AwsLc(key) => {

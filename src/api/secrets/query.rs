@@ -7,7 +7,7 @@ use super::super::call::Call;
 use super::super::error::ApiError;
 use super::super::filters::{order_by, FilterSet, SortKey, SortKeyFn};
 use super::super::request::Query;
-use super::super::tags::TagFilter;
+use super::super::tags::{invalid_choice, TagFilter};
 use super::view::{object_key, Loaded, VisibleObjects};
 use crate::store::secrets::SecretRow;
 
@@ -202,20 +202,12 @@ fn role_ids(query: &Query, loaded: &Loaded) -> Result<Option<HashSet<i64>>, ApiE
             .roles
             .values()
             .find(|role| &role.slug == slug)
-            .ok_or_else(|| {
-                ApiError::field(
-                    "role",
-                    format!("Select a valid choice. {slug} is not one of the available choices."),
-                )
-            })?;
+            .ok_or_else(|| invalid_choice("role", slug))?;
         selected.insert(role.id);
     }
     for id in ids {
         if !loaded.roles.contains_key(&id) {
-            return Err(ApiError::field(
-                "role_id",
-                format!("Select a valid choice. {id} is not one of the available choices."),
-            ));
+            return Err(invalid_choice("role_id", &id.to_string()));
         }
         selected.insert(id);
     }
